@@ -1,0 +1,93 @@
+#include "engine/array.h"
+
+#include <string>
+
+#include "engine/exception.h"
+
+namespace weft {
+
+namespace {
+
+// Resolves a script index (negative from the end) to a position, or -1.
+int64_t resolve_index(int64_t index, size_t size) {
+  int64_t n = static_cast<int64_t>(size);
+  if (index < 0) index += n;
+  return (index < 0 || index >= n) ? -1 : index;
+}
+
+}  // namespace
+
+void Array::check_mutable() const {
+  if (is_frozen()) throw_error(ExcClass::RuntimeException, "cannot modify a frozen Array");
+}
+
+size_t Array::size() const {
+  std::lock_guard guard(lock_);
+  return items_.size();
+}
+
+Value Array::get(int64_t index) const {
+  std::lock_guard guard(lock_);
+  int64_t at = resolve_index(index, items_.size());
+  return at < 0 ? Value() : items_[at];
+}
+
+bool Array::try_get(size_t index, Value& out) const {
+  std::lock_guard guard(lock_);
+  if (index >= items_.size()) return false;
+  out = items_[index];
+  return true;
+}
+
+void Array::set(int64_t index, Value value) {
+  Value old;
+  {
+    std::lock_guard guard(lock_);
+    check_mutable();
+    int64_t at = resolve_index(index, items_.size());
+    if (at < 0) {
+      throw_error(ExcClass::RuntimeException, "index " + std::to_string(index) +
+                                                  " out of range for Array of size " +
+                                                  std::to_string(items_.size()));
+    }
+    old = std::move(items_[at]);
+    items_[at] = std::move(value);
+  }
+}
+
+void Array::push(Value value) {
+  std::lock_guard guard(lock_);
+  check_mutable();
+  items_.push_back(std::move(value));
+}
+
+Value Array::pop() {
+  std::lock_guard guard(lock_);
+  check_mutable();
+  if (items_.empty()) return Value();
+  Value last = std::move(items_.back());
+  items_.pop_back();
+  return last;
+}
+
+std::vector<Value> Array::snapshot() const {
+  std::lock_guard guard(lock_);
+  return items_;
+}
+
+void Array::replace_all(std::vector<Value> items) {
+  {
+    std::lock_guard guard(lock_);
+    check_mutable();
+    items_.swap(items);
+  }
+}
+
+void Array::release_children(DestroyWorklist& worklist) {
+  for (Value& item : items_) release_into(item, worklist);
+  items_.clear();
+}
+
+Value make_array(std::vector<Value> items) { return Value::adopt(new Array(std::move(items))); }
+
+}  // namespace weft

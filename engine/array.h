@@ -1,0 +1,54 @@
+// Mutable arrays. Several tasks may use one array at once: every operation
+// takes the array's lock for its own duration only.
+//
+// Protocol:
+//   1. `items_` is read and written only while `lock_` is held.
+//   2. No operation holds the lock while it runs script code, touches
+//      another object's lock, or releases a reference that might destroy an
+//      object (values removed are moved out first and dropped after unlock).
+//   3. Compound work (sorting, printing, comparing) runs on a snapshot().
+//   4. A frozen array is never mutated; the frozen check happens under the
+//      lock so a concurrent freeze is ordered with the mutation.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "engine/object.h"
+#include "engine/value.h"
+#include "scheduler/spin_lock.h"
+
+namespace weft {
+
+class Array final : public Obj {
+ public:
+  Array() : Obj(ObjType::Array) {}
+  explicit Array(std::vector<Value> items) : Obj(ObjType::Array), items_(std::move(items)) {}
+
+  size_t size() const;
+  // Negative indexes count from the end; out of range gives nil.
+  Value get(int64_t index) const;
+  // Negative indexes count from the end; out of range throws RuntimeException.
+  void set(int64_t index, Value value);
+  void push(Value value);
+  // Removes and gives the last item, or nil when empty.
+  Value pop();
+  std::vector<Value> snapshot() const;
+  void replace_all(std::vector<Value> items);
+
+  // For the VM's iteration: the item at `index` if it exists.
+  bool try_get(size_t index, Value& out) const;
+
+  void release_children(DestroyWorklist& worklist) override;
+
+ private:
+  void check_mutable() const;
+
+  mutable SpinLock lock_;
+  std::vector<Value> items_;
+};
+
+Value make_array(std::vector<Value> items = {});
+
+}  // namespace weft

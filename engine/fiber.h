@@ -1,0 +1,45 @@
+// The interpreter state of one task: its register stack, its call frames
+// and its exception handlers. A fiber is owned by exactly one task and is
+// touched only by the worker currently running that task; the scheduler's
+// hand-off (issue: concurrency core) is what orders one worker's writes
+// before the next worker's reads.
+//
+// Script-to-script calls push a Frame here and never recurse on the C++
+// stack, so a fiber can stop at any call depth and resume on any thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/function.h"
+#include "engine/value.h"
+
+namespace weft {
+
+struct Frame {
+  Closure* closure;   // borrowed: the register below `base` holds it
+  const Instr* pc;    // next instruction (saved when another frame runs)
+  uint32_t base;      // index of R[0] in the fiber's stack
+  uint32_t handlers;  // handler-stack height when the frame was entered
+};
+
+struct Handler {
+  uint32_t frame;   // index of the frame that pushed it
+  uint32_t target;  // instruction index to continue at
+  uint16_t exception_register;
+};
+
+class Fiber {
+ public:
+  static constexpr uint32_t kMaxFrames = 200000;
+  static constexpr uint32_t kMaxStackSlots = 1u << 24;
+
+  std::vector<Value> stack;
+  std::vector<Frame> frames;
+  std::vector<Handler> handlers;
+
+  Value result;     // set when the fiber completes
+  Value exception;  // set when it fails
+};
+
+}  // namespace weft

@@ -1,0 +1,55 @@
+#include "engine/function.h"
+
+#include "engine/map.h"
+
+namespace weft {
+
+void Proto::release_children(DestroyWorklist& worklist) {
+  for (Value& k : constants) release_into(k, worklist);
+  for (Value& n : positional_names) release_into(n, worklist);
+  for (KeywordParam& p : keyword_params) release_into(p.name, worklist);
+  constants.clear();
+}
+
+void Closure::release_children(DestroyWorklist& worklist) {
+  for (Value& c : cells_) release_into(c, worklist);
+  cells_.clear();
+  if (proto_->release_ref()) worklist.push_back(proto_);
+  proto_ = nullptr;
+}
+
+Value NativeCall::keyword(std::string_view name, Value fallback) const {
+  if (keywords == nullptr) return fallback;
+  Value out;
+  return keywords->find(name, out) ? out : fallback;
+}
+
+Module::~Module() {
+  // Every task has ended by now (the runtime's shutdown order), so no one
+  // else holds these.
+  slots_.clear();
+  destroy_immortals(immortals_);
+}
+
+uint32_t Module::declare(const std::string& name) {
+  auto it = index_.find(name);
+  if (it != index_.end()) return it->second;
+  uint32_t slot = static_cast<uint32_t>(slots_.size());
+  slots_.push_back(Value::missing());
+  names_.push_back(name);
+  index_.emplace(name, slot);
+  return slot;
+}
+
+int64_t Module::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+void Module::adopt_immortal(Obj* obj) {
+  obj->set_flag(kImmortal);
+  std::lock_guard guard(immortals_lock_);
+  immortals_.push_back(obj);
+}
+
+}  // namespace weft

@@ -1,0 +1,170 @@
+// Callable things and what they close over: prototypes (compiled code),
+// closures, the cells that hold captured variables, and native functions.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/instruction.h"
+#include "engine/object.h"
+#include "engine/value.h"
+#include "lang/source.h"
+#include "scheduler/spin_lock.h"
+
+namespace weft {
+
+class Map;
+class Module;
+class Runtime;
+
+// How a closure finds captured cell `index` when it is created: in a
+// register of the creating frame, or among the creating closure's own cells.
+struct UpvalueDesc {
+  bool from_parent_register;
+  uint16_t index;
+};
+
+struct KeywordParam {
+  Value name;  // a String
+  uint16_t reg;
+};
+
+// A compiled function body. Immutable after the compiler finishes it, so
+// any number of tasks run it at once without synchronization.
+class Proto final : public Obj {
+ public:
+  Proto() : Obj(ObjType::Proto) {}
+
+  std::string name;  // "<main>", the function's name, or "<fn>"
+  SourceRef source;
+  SourceLoc location;  // where the definition starts
+  Module* module = nullptr;
+
+  std::vector<Instr> code;
+  std::vector<SourceLoc> locations;  // one per instruction
+  std::vector<Value> constants;
+  std::vector<UpvalueDesc> upvalues;
+
+  uint16_t num_registers = 0;
+  // Parameters: R[0 .. num_positional-1] positional (the first
+  // num_required have no default), then R[num_positional] the rest array if
+  // has_rest, then keyword-only parameters at their own registers.
+  uint16_t num_positional = 0;
+  uint16_t num_required = 0;
+  bool has_rest = false;
+  std::vector<Value> positional_names;  // Strings, for passing them by keyword
+  std::vector<KeywordParam> keyword_params;
+
+  SourceLoc location_at(size_t pc) const {
+    return pc < locations.size() ? locations[pc] : location;
+  }
+  void release_children(DestroyWorklist& worklist) override;
+};
+
+// A captured variable, shared by every closure and task that uses it.
+// Protocol: `value_` is read and written only under `lock_`; the lock is
+// held for a copy and nothing else (see scheduler/spin_lock.h rule 3).
+class Cell final : public Obj {
+ public:
+  explicit Cell(Value value) : Obj(ObjType::Cell), value_(std::move(value)) {}
+  Value get() const {
+    std::lock_guard guard(lock_);
+    return value_;
+  }
+  void set(Value value) {
+    {
+      std::lock_guard guard(lock_);
+      value_.swap_with(value);
+    }
+  }
+  void release_children(DestroyWorklist& worklist) override { release_into(value_, worklist); }
+
+ private:
+  mutable SpinLock lock_;
+  Value value_;
+};
+
+class Closure final : public Obj {
+ public:
+  explicit Closure(Proto* proto) : Obj(ObjType::Closure), proto_(proto) { proto->retain(); }
+  Proto* proto() const { return proto_; }
+  std::vector<Value>& cells() { return cells_; }  // Cells, filled at creation only
+  Cell* cell(size_t i) const { return cells_[i].as<Cell>(); }
+  void release_children(DestroyWorklist& worklist) override;
+
+ private:
+  Proto* proto_;
+  std::vector<Value> cells_;
+};
+
+// What a native function receives. `args` stays valid for the call.
+struct NativeCall {
+  Runtime& runtime;
+  Value* args;
+  uint32_t count;
+  Map* keywords;  // nullptr when the call passed none
+
+  const Value& arg(uint32_t i) const {
+    static const Value kNil;
+    return i < count ? args[i] : kNil;
+  }
+  // The keyword argument `name`, or `fallback` when not passed.
+  Value keyword(std::string_view name, Value fallback = Value()) const;
+};
+
+using NativeFn = Value (*)(NativeCall& call);
+
+class Native final : public Obj {
+ public:
+  // max_args < 0: any number.
+  Native(std::string name, NativeFn fn, int min_args, int max_args)
+      : Obj(ObjType::Native), name_(std::move(name)), fn_(fn), min_args_(min_args),
+        max_args_(max_args) {}
+  const std::string& name() const { return name_; }
+  NativeFn fn() const { return fn_; }
+  int min_args() const { return min_args_; }
+  int max_args() const { return max_args_; }
+
+ private:
+  std::string name_;
+  NativeFn fn_;
+  int min_args_;
+  int max_args_;
+};
+
+// The top-level variables of one program (a file, or a REPL session).
+// Slots live in a deque so that references to them survive new globals
+// being declared (the REPL declares more as the session goes on).
+class Module {
+ public:
+  explicit Module(std::string name) : name_(std::move(name)) {}
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  ~Module();
+
+  const std::string& name() const { return name_; }
+  // The slot for `name`, declared (holding a missing value) if new.
+  uint32_t declare(const std::string& name);
+  // -1 when not declared.
+  int64_t find(const std::string& name) const;
+  const std::string& global_name(uint32_t slot) const { return names_[slot]; }
+  Value& slot(uint32_t index) { return slots_[index]; }
+  size_t size() const { return slots_.size(); }
+
+  // Makes `obj` immortal and owned by this module (freed with it).
+  void adopt_immortal(Obj* obj);
+
+ private:
+  std::string name_;
+  std::deque<Value> slots_;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, uint32_t> index_;
+  std::mutex immortals_lock_;
+  std::vector<Obj*> immortals_;
+};
+
+}  // namespace weft

@@ -1,0 +1,42 @@
+// One bytecode instruction; the format is drawn in opcodes.def.
+#pragma once
+
+#include <cstdint>
+
+namespace weft {
+
+enum class Opcode : uint8_t {
+#define OP(name, shape, effect) name,
+#include "engine/opcodes.def"
+#undef OP
+  Count,
+};
+
+enum class OperandShape : uint8_t { ABC, AB, A, ABx, AsBx, sBx, none };
+
+struct Instr {
+  Opcode op;
+  uint8_t flags;
+  uint16_t a;
+  uint16_t b;
+  uint16_t c;
+
+  int32_t sbx() const {
+    return static_cast<int32_t>(static_cast<uint32_t>(b) | (static_cast<uint32_t>(c) << 16));
+  }
+  uint32_t bx() const { return static_cast<uint32_t>(b) | (static_cast<uint32_t>(c) << 16); }
+  int16_t sc() const { return static_cast<int16_t>(c); }
+};
+
+static_assert(sizeof(Instr) == 8, "instructions are 64 bits");
+
+inline constexpr uint8_t kFlagKB = 1;  // operand B is a constant
+inline constexpr uint8_t kFlagKC = 2;  // operand C is a constant
+inline constexpr uint8_t kFlagKeywords = 1;
+inline constexpr uint8_t kFlagImmortal = 1;
+inline constexpr uint8_t kFlagStepRange = 1;
+
+const char* opcode_name(Opcode op);
+OperandShape opcode_shape(Opcode op);
+
+}  // namespace weft

@@ -1,0 +1,142 @@
+#include "engine/map.h"
+
+#include <mutex>
+
+#include "engine/exception.h"
+
+namespace weft {
+
+namespace {
+
+std::string_view key_text(const Value& key) { return key.as<String>()->view(); }
+
+}  // namespace
+
+void Map::check_mutable() const {
+  if (is_frozen()) throw_error(ExcClass::RuntimeException, "cannot modify a frozen Map");
+}
+
+size_t Map::size() const {
+  std::lock_guard guard(lock_);
+  return index_.size();
+}
+
+bool Map::find(std::string_view key, Value& out) const {
+  std::lock_guard guard(lock_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return false;
+  out = entries_[it->second].value;
+  return true;
+}
+
+Value Map::get(std::string_view key) const {
+  Value out;
+  find(key, out);
+  return out;
+}
+
+bool Map::contains(std::string_view key) const {
+  std::lock_guard guard(lock_);
+  return index_.count(key) != 0;
+}
+
+void Map::set(Value key, Value value) {
+  Value old;
+  {
+    std::lock_guard guard(lock_);
+    check_mutable();
+    auto it = index_.find(key_text(key));
+    if (it != index_.end()) {
+      old = std::move(entries_[it->second].value);
+      entries_[it->second].value = std::move(value);
+    } else {
+      entries_.push_back(Entry{std::move(key), std::move(value)});
+      index_.emplace(key_text(entries_.back().key), static_cast<uint32_t>(entries_.size() - 1));
+    }
+  }
+}
+
+bool Map::erase(std::string_view key) {
+  Entry removed;
+  {
+    std::lock_guard guard(lock_);
+    check_mutable();
+    auto it = index_.find(key);
+    if (it == index_.end()) return false;
+    uint32_t at = it->second;
+    index_.erase(it);
+    removed = std::move(entries_[at]);
+    entries_[at] = Entry{};
+    ++holes_;
+    if (holes_ > 16 && holes_ * 2 > entries_.size()) compact();
+  }
+  return true;
+}
+
+void Map::compact() {
+  std::vector<Entry> live;
+  live.reserve(index_.size());
+  for (Entry& e : entries_) {
+    if (!e.key.is_nil()) live.push_back(std::move(e));
+  }
+  entries_.swap(live);
+  index_.clear();
+  for (uint32_t i = 0; i < entries_.size(); ++i) index_.emplace(key_text(entries_[i].key), i);
+  holes_ = 0;
+}
+
+std::vector<Value> Map::keys() const {
+  std::lock_guard guard(lock_);
+  std::vector<Value> out;
+  out.reserve(index_.size());
+  for (const Entry& e : entries_) {
+    if (!e.key.is_nil()) out.push_back(e.key);
+  }
+  return out;
+}
+
+std::vector<Value> Map::values() const {
+  std::lock_guard guard(lock_);
+  std::vector<Value> out;
+  out.reserve(index_.size());
+  for (const Entry& e : entries_) {
+    if (!e.key.is_nil()) out.push_back(e.value);
+  }
+  return out;
+}
+
+std::vector<std::pair<Value, Value>> Map::entries() const {
+  std::lock_guard guard(lock_);
+  std::vector<std::pair<Value, Value>> out;
+  out.reserve(index_.size());
+  for (const Entry& e : entries_) {
+    if (!e.key.is_nil()) out.emplace_back(e.key, e.value);
+  }
+  return out;
+}
+
+bool Map::next_entry(size_t& cursor, Value& key, Value& value) const {
+  std::lock_guard guard(lock_);
+  while (cursor < entries_.size()) {
+    const Entry& e = entries_[cursor++];
+    if (!e.key.is_nil()) {
+      key = e.key;
+      value = e.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Map::release_children(DestroyWorklist& worklist) {
+  index_.clear();
+  for (Entry& e : entries_) {
+    release_into(e.key, worklist);
+    release_into(e.value, worklist);
+  }
+  entries_.clear();
+}
+
+Value make_map() { return Value::adopt(new Map()); }
+
+}  // namespace weft

@@ -1,0 +1,118 @@
+// The header every heap object starts with, and its reference count.
+//
+// Protocol (reference counts are shared state: any task on any worker may
+// hold a reference to the same object):
+//   1. A new object starts with a count of one, owned by whoever made it.
+//   2. retain() may be called by any holder; it never needs ordering with
+//      other memory (relaxed): a holder already has a reference, so the
+//      object cannot be freed under it.
+//   3. release() decrements with acq_rel: the release half publishes this
+//      holder's writes to the object, the acquire half (taken by the thread
+//      that brings the count to zero) sees every other holder's writes
+//      before the object is destroyed.
+//   4. Immortal objects (constants, interned names, module-level functions,
+//      builtins) skip both: reading them on the hot path writes no memory
+//      that other cores read. They are owned by the runtime and freed when
+//      it is.
+//   5. Destruction is iterative (destroy_object below): releasing the last
+//      reference to a list nested a million deep must not recurse on the
+//      C++ stack.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace weft {
+
+enum class ObjType : uint8_t {
+  String,
+  Array,
+  Map,
+  Range,
+  Proto,
+  Closure,
+  Cell,
+  Native,
+  Exception,
+};
+
+enum ObjFlag : uint8_t {
+  kFrozen = 1,     // deep-immutable: mutation throws, sharing needs no copy
+  kImmortal = 2,   // never counted, never freed by release()
+};
+
+class Obj;
+
+// Collects the children of objects being destroyed, so that destruction of
+// a deep structure is a loop, not a recursion (rule 5).
+using DestroyWorklist = std::vector<Obj*>;
+
+class Obj {
+ public:
+  explicit Obj(ObjType type) : type_(type) {}
+  Obj(const Obj&) = delete;
+  Obj& operator=(const Obj&) = delete;
+  virtual ~Obj() = default;
+
+  ObjType type() const { return type_; }
+
+  void retain() {
+    if (is_immortal()) return;
+    // Rule 2: the caller holds a reference already; no ordering needed.
+    refcount_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Returns true when this call dropped the last reference; the caller must
+  // then hand the object to destroy_object().
+  [[nodiscard]] bool release_ref() {
+    if (is_immortal()) return false;
+    // Rule 3: acq_rel pairs with the releases of every other holder.
+    return refcount_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  }
+
+  uint32_t refcount() const {
+    // Diagnostics only (leak checks, tests); no ordering is implied.
+    return refcount_.load(std::memory_order_relaxed);
+  }
+
+  bool is_frozen() const {
+    // Acquire pairs with the release in set_flag(kFrozen): a task that sees
+    // the frozen bit also sees the deep freeze that preceded it.
+    return flags_.load(std::memory_order_acquire) & kFrozen;
+  }
+  bool is_immortal() const {
+    // Immortality is set before an object is shared (at compile or
+    // registration time) and never cleared; relaxed is enough.
+    return flags_.load(std::memory_order_relaxed) & kImmortal;
+  }
+  void set_flag(ObjFlag flag) {
+    // Release pairs with the acquire in is_frozen().
+    flags_.fetch_or(flag, std::memory_order_release);
+  }
+
+  // Moves every child reference into `worklist` when this object is about
+  // to be destroyed; children whose count reaches zero are destroyed by the
+  // caller's loop rather than recursively.
+  virtual void release_children(DestroyWorklist& worklist) { (void)worklist; }
+
+ private:
+  std::atomic<uint32_t> refcount_{1};
+  ObjType type_;
+  std::atomic<uint8_t> flags_{0};
+};
+
+// Destroys `root` (whose count has reached zero) and every child that only
+// it kept alive, iteratively.
+void destroy_object(Obj* root);
+
+// Frees a set of immortal objects that may refer to each other and to
+// mortal objects: first every child reference is dropped (references
+// between immortals are skipped by release_ref), then all are deleted.
+void destroy_immortals(const std::vector<Obj*>& immortals);
+
+inline void release(Obj* obj) {
+  if (obj != nullptr && obj->release_ref()) destroy_object(obj);
+}
+
+}  // namespace weft

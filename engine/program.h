@@ -1,0 +1,34 @@
+// Running a whole program: read, compile, run the top level on a fiber,
+// report errors the way the command line promises.
+#pragma once
+
+#include <string>
+
+#include "engine/function.h"
+#include "engine/runtime.h"
+#include "lang/source.h"
+
+namespace weft {
+
+// Exit statuses of the command line.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitCompileError = 65;  // parse or compile error
+inline constexpr int kExitRuntimeError = 70;  // uncaught exception
+inline constexpr int kExitUsage = 64;
+inline constexpr int kExitNoInput = 66;  // file not found or unreadable
+
+struct ProgramResult {
+  int exit_code = kExitOk;
+  std::string error;  // what was printed (or would be) on stderr
+  Value value;        // the top level's value when it completed
+};
+
+// Compiles and runs `source` in `module`. Errors are formatted into
+// `result.error` (file:line:column, source line and caret for compile
+// errors; type, message and stack for runtime errors); nothing is printed.
+ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& source);
+
+// Reads `path` and runs it in a fresh module.
+ProgramResult run_file(Runtime& runtime, const std::string& path);
+
+}  // namespace weft

@@ -1,0 +1,29 @@
+// Registration of the built-in functions and methods written in C++.
+// Each stdlib file registers its own; register_stdlib calls them all.
+#pragma once
+
+namespace weft {
+
+class Runtime;
+
+void register_core_builtins(Runtime& runtime);    // println print str typeof freeze exit assert ...
+void register_math_builtins(Runtime& runtime);    // abs min max floor ceil sqrt rand now now_ms quot range
+void register_string_methods(Runtime& runtime);   // .size .upper ... str/join
+void register_array_methods(Runtime& runtime);    // .size .add .pop .get .sort ...
+void register_map_methods(Runtime& runtime);      // .size .keys .values ...
+void register_regex_builtins(Runtime& runtime);   // re/match re/find_all re/replace re/split
+void register_json_builtins(Runtime& runtime);    // json/parse json/stringify
+void register_file_builtins(Runtime& runtime);    // synchronous io/read io/write ...
+
+inline void register_stdlib(Runtime& runtime) {
+  register_core_builtins(runtime);
+  register_math_builtins(runtime);
+  register_string_methods(runtime);
+  register_array_methods(runtime);
+  register_map_methods(runtime);
+  register_regex_builtins(runtime);
+  register_json_builtins(runtime);
+  register_file_builtins(runtime);
+}
+
+}  // namespace weft
