@@ -35,6 +35,7 @@ class String final : public Obj {
 };
 
 inline Value make_string(std::string_view text) { return Value::adopt(String::make(text)); }
+inline Value make_string(const char* text) { return make_string(std::string_view(text)); }
 inline Value make_string(std::string&& text) { return Value::adopt(String::make(std::move(text))); }
 
 // Number of code points in a UTF-8 byte sequence (continuation bytes are

@@ -14,6 +14,8 @@ void register_map_methods(Runtime& runtime);      // .size .keys .values ...
 void register_regex_builtins(Runtime& runtime);   // re/match re/find_all re/replace re/split
 void register_json_builtins(Runtime& runtime);    // json/parse json/stringify
 void register_file_builtins(Runtime& runtime);    // synchronous io/read io/write ...
+// Methods written in Weft (engine/prelude.cpp); needs the builtins above.
+void register_prelude(Runtime& runtime);
 
 inline void register_stdlib(Runtime& runtime) {
   register_core_builtins(runtime);
@@ -24,6 +26,7 @@ inline void register_stdlib(Runtime& runtime) {
   register_regex_builtins(runtime);
   register_json_builtins(runtime);
   register_file_builtins(runtime);
+  register_prelude(runtime);
 }
 
 }  // namespace weft

@@ -1,0 +1,86 @@
+// Methods written in Weft itself: the ones that call back into script code
+// (.map, .filter, .reduce, .each, .sort_by). Being bytecode, they run as
+// ordinary frames of the calling task, so a callback may do anything a
+// script can (including, later, suspend) without the C++ stack in between.
+#include <memory>
+#include <stdexcept>
+
+#include "engine/exception.h"
+#include "engine/fiber.h"
+#include "engine/format.h"
+#include "engine/runtime.h"
+#include "engine/stdlib/stdlib.h"
+#include "engine/string.h"
+#include "engine/vm.h"
+#include "lang/compiler.h"
+#include "lang/reader.h"
+
+namespace weft {
+
+namespace {
+
+constexpr const char* kPrelude = R"weft(
+(fn array_map [items f] (var out []) (for x in items (out .add (f x))) out)
+(fn array_filter [items f] (var out []) (for x in items (if (f x) (out .add x))) out)
+(fn array_reduce [items init f] (var acc init) (for x in items (acc = (f acc x))) acc)
+(fn array_each [items f] (for x in items (f x)) nil)
+(fn array_sort_by [items f]
+  (var snapshot [])
+  (var keys [])
+  (for x in items (snapshot .add x) (keys .add (f x)))
+  (__sort_by_keys snapshot keys))
+(fn map_map [m f] (var out []) (for k v in m (out .add (f k v))) out)
+(fn map_filter [m f] (var out {}) (for k v in m (if (f k v) (out .set k v))) out)
+(fn map_reduce [m init f] (var acc init) (for k v in m (acc = (f acc k v))) acc)
+(fn map_each [m f] (for k v in m (f k v)) nil)
+)weft";
+
+struct PreludeMethod {
+  ObjType type;
+  const char* method;
+  const char* function;
+};
+
+constexpr PreludeMethod kMethods[] = {
+    {ObjType::Array, "map", "array_map"},       {ObjType::Array, "filter", "array_filter"},
+    {ObjType::Array, "reduce", "array_reduce"}, {ObjType::Array, "each", "array_each"},
+    {ObjType::Array, "sort_by", "array_sort_by"}, {ObjType::Range, "map", "array_map"},
+    {ObjType::Range, "filter", "array_filter"}, {ObjType::Range, "reduce", "array_reduce"},
+    {ObjType::Range, "each", "array_each"},     {ObjType::Map, "map", "map_map"},
+    {ObjType::Map, "filter", "map_filter"},     {ObjType::Map, "reduce", "map_reduce"},
+    {ObjType::Map, "each", "map_each"},
+};
+
+// (new SomeException "message") compiles to (__new_exception "SomeException" "message").
+Value new_exception(NativeCall& call) {
+  auto cls = exc_class_from_name(display(call.arg(0)));
+  if (!cls) throw_error(ExcClass::ArgumentException, "unknown exception class");
+  const Value& message = call.arg(1);
+  return make_exception(*cls, message.is(ObjType::String) ? message.as<String>()->view()
+                                                           : std::string_view(display(message)));
+}
+
+}  // namespace
+
+void register_prelude(Runtime& runtime) {
+  runtime.register_native("__new_exception", new_exception, 1, 2);
+
+  auto source = std::make_shared<SourceFile>(SourceFile{"<prelude>", kPrelude});
+  auto module = std::make_unique<Module>("<prelude>");
+  std::vector<NodePtr> program = read_program(*source);
+  Proto* main = compile_program(runtime, *module, source, program);
+  Fiber fiber;
+  Vm vm(runtime);
+  vm.start(fiber, Value::adopt(new Closure(main)), {});
+  if (vm.run_to_end(fiber) != RunStatus::Completed) {
+    throw std::logic_error("the prelude failed to run");
+  }
+  for (const PreludeMethod& m : kMethods) {
+    int64_t slot = module->find(m.function);
+    if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + m.function);
+    runtime.register_method(m.type, m.method, module->slot(static_cast<uint32_t>(slot)));
+  }
+  runtime.keep_module(std::move(module));
+}
+
+}  // namespace weft

@@ -1,0 +1,912 @@
+// The interpreter loop.
+//
+// One body serves both dispatch builds: with WEFT_COMPUTED_GOTO each
+// handler jumps straight to the next one through a label table (GCC's
+// labels as values); without it, the same handlers are cases of a switch.
+//
+// Script calls never recurse here: CALL pushes a Frame on the fiber and
+// continues the loop in the callee; RETURN pops it. Errors raised by
+// helpers and natives are C++ exceptions (ScriptError, ScriptThrow) caught
+// around the loop, turned into script exceptions and delivered to the
+// innermost handler of the fiber, or they end the fiber.
+#include "engine/vm.h"
+
+#include <cmath>
+#include <cstdio>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "engine/access.h"
+#include "engine/array.h"
+#include "engine/debug.h"
+#include "engine/exception.h"
+#include "engine/format.h"
+#include "engine/map.h"
+#include "engine/range.h"
+#include "engine/string.h"
+
+namespace weft {
+
+namespace {
+
+std::string plural(int64_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+[[noreturn]] void arity_error(const std::string& name, int64_t min, int64_t max, int64_t got) {
+  std::string expected;
+  if (max < 0) {
+    expected = "at least " + plural(min, "argument");
+  } else if (min == max) {
+    expected = plural(min, "argument");
+  } else if (got < min) {
+    expected = "at least " + plural(min, "argument");
+  } else {
+    expected = "at most " + plural(max, "argument");
+  }
+  throw_error(ExcClass::ArgumentException,
+              name + " expects " + expected + ", got " + std::to_string(got));
+}
+
+[[noreturn]] void overflow() { throw_error(ExcClass::RuntimeException, "integer overflow"); }
+[[noreturn]] void division_by_zero() {
+  throw_error(ExcClass::RuntimeException, "division by zero");
+}
+
+const char* verb_for(Opcode op) {
+  switch (op) {
+    case Opcode::ADD:
+      return "add";
+    case Opcode::SUB:
+      return "subtract";
+    case Opcode::MUL:
+      return "multiply";
+    case Opcode::DIV:
+      return "divide";
+    default:
+      return "take modulo of";
+  }
+}
+
+int64_t floored_mod(int64_t a, int64_t b) {
+  if (b == -1) return 0;  // INT64_MIN % -1 traps in C++
+  int64_t r = a % b;
+  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+
+double floored_fmod(double a, double b) {
+  double r = std::fmod(a, b);
+  if (r != 0 && ((r < 0) != (b < 0))) r += b;
+  return r;
+}
+
+// Everything but Int op Int: mixed numbers, strings, arrays, errors.
+Value arith_slow(Opcode op, const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_int() && b.is_int()) {
+      int64_t x = a.as_int();
+      int64_t y = b.as_int();
+      int64_t r = 0;
+      switch (op) {
+        case Opcode::ADD:
+          if (__builtin_add_overflow(x, y, &r)) overflow();
+          return Value::integer(r);
+        case Opcode::SUB:
+          if (__builtin_sub_overflow(x, y, &r)) overflow();
+          return Value::integer(r);
+        case Opcode::MUL:
+          if (__builtin_mul_overflow(x, y, &r)) overflow();
+          return Value::integer(r);
+        case Opcode::DIV:
+          if (y == 0) division_by_zero();
+          return Value::floating(static_cast<double>(x) / static_cast<double>(y));
+        default:
+          if (y == 0) division_by_zero();
+          return Value::integer(floored_mod(x, y));
+      }
+    }
+    double x = a.as_number();
+    double y = b.as_number();
+    switch (op) {
+      case Opcode::ADD:
+        return Value::floating(x + y);
+      case Opcode::SUB:
+        return Value::floating(x - y);
+      case Opcode::MUL:
+        return Value::floating(x * y);
+      case Opcode::DIV:
+        if (y == 0) division_by_zero();
+        return Value::floating(x / y);
+      default:
+        if (y == 0) division_by_zero();
+        return Value::floating(floored_fmod(x, y));
+    }
+  }
+  if (op == Opcode::ADD) {
+    if (a.is(ObjType::String) && b.is(ObjType::String)) {
+      std::string joined = a.as<String>()->str();
+      joined += b.as<String>()->view();
+      return make_string(std::move(joined));
+    }
+    if (a.is(ObjType::Array) && b.is(ObjType::Array)) {
+      std::vector<Value> items = a.as<Array>()->snapshot();
+      std::vector<Value> more = b.as<Array>()->snapshot();
+      items.insert(items.end(), std::make_move_iterator(more.begin()),
+                   std::make_move_iterator(more.end()));
+      return make_array(std::move(items));
+    }
+  }
+  throw_error(ExcClass::TypeException, std::string("cannot ") + verb_for(op) + " " +
+                                           type_name(a) + " and " + type_name(b));
+}
+
+bool less_than(const Value& a, const Value& b) {
+  if (a.is_int() && b.is_int()) return a.as_int() < b.as_int();
+  if (a.is_number() && b.is_number()) return a.as_number() < b.as_number();
+  return compare_values(a, b) < 0;
+}
+
+bool less_equal(const Value& a, const Value& b) {
+  if (a.is_int() && b.is_int()) return a.as_int() <= b.as_int();
+  if (a.is_number() && b.is_number()) return a.as_number() <= b.as_number();
+  return compare_values(a, b) <= 0;
+}
+
+bool equal(const Value& a, const Value& b) {
+  if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
+  return values_equal(a, b);
+}
+
+// Counted loops: the number of steps of from..to (inclusive) or of
+// range(from, to, step) (exclusive), and the step.
+void counted_loop_bounds(const Value& from, const Value& to, const Value& step_value,
+                         bool step_range, int64_t& count, int64_t& step) {
+  if (!from.is_int() || !to.is_int() || (step_range && !step_value.is_int())) {
+    throw_error(ExcClass::TypeException,
+                "range bounds must be Int, got " + type_name(!from.is_int() ? from
+                                                             : !to.is_int() ? to
+                                                                            : step_value));
+  }
+  __int128 a = from.as_int();
+  __int128 b = to.as_int();
+  __int128 n = 0;
+  if (step_range) {
+    __int128 s = step_value.as_int();
+    if (s == 0) throw_error(ExcClass::ArgumentException, "range step must not be 0");
+    if (s > 0 && b > a) n = (b - a + s - 1) / s;
+    if (s < 0 && b < a) n = (a - b - s - 1) / -s;
+    step = static_cast<int64_t>(s);
+  } else {
+    step = b >= a ? 1 : -1;
+    n = (b >= a ? b - a : a - b) + 1;
+  }
+  if (n > INT64_MAX) throw_error(ExcClass::ArgumentException, "range too large");
+  count = static_cast<int64_t>(n);
+}
+
+void trace(const Proto* proto, const Instr* at) {
+  std::fprintf(stderr, "[trace] %s:%zu %s\n", proto->name.c_str(),
+               static_cast<size_t>(at - proto->code.data()), opcode_name(at->op));
+}
+
+}  // namespace
+
+// ---- frames and errors --------------------------------------------------------
+
+namespace {
+
+void grow_stack(Fiber& f, size_t needed) {
+  if (needed > Fiber::kMaxStackSlots) throw_error(ExcClass::RuntimeException, "stack overflow");
+  size_t size = f.stack.size() * 2;
+  if (size < needed) size = needed;
+  if (size > Fiber::kMaxStackSlots) size = Fiber::kMaxStackSlots;
+  f.stack.resize(size);
+}
+
+// Drops the registers of the frame at `base` (and the callee slot below it)
+// so that nothing is kept alive by a finished call.
+void clear_frame(Fiber& f, uint32_t base, uint16_t num_registers) {
+  size_t end = base + num_registers;
+  if (end > f.stack.size()) end = f.stack.size();
+  for (size_t i = base - 1; i < end; ++i) {
+    if (f.stack[i].is_object() || f.stack[i].is_missing()) f.stack[i] = Value();
+  }
+}
+
+Value build_trace(const Fiber& f) {
+  std::vector<Value> lines;
+  for (size_t i = f.frames.size(); i-- > 0;) {
+    const Frame& frame = f.frames[i];
+    const Proto* p = frame.closure->proto();
+    size_t pc = static_cast<size_t>(frame.pc - p->code.data());
+    SourceLoc loc = p->location_at(pc == 0 ? 0 : pc - 1);
+    lines.push_back(make_string(p->name + " (" + (p->source ? p->source->name : "?") + ":" +
+                                std::to_string(loc.line) + ":" + std::to_string(loc.column) +
+                                ")"));
+    if (lines.size() >= 64 && i > 16) {
+      lines.push_back(make_string("... " + std::to_string(i - 16) + " more frames"));
+      i = 16;
+    }
+  }
+  return make_array(std::move(lines));
+}
+
+Value as_exception(Value thrown) {
+  if (thrown.is(ObjType::Exception)) return thrown;
+  std::string message =
+      thrown.is(ObjType::String) ? thrown.as<String>()->str() : display(thrown);
+  return make_exception(ExcClass::Exception, message,
+                        thrown.is(ObjType::String) ? Value() : std::move(thrown));
+}
+
+// Delivers `exception` to the innermost handler: unwinds the frames above
+// it and points its frame at the handler. False when no handler is left.
+bool deliver(Fiber& f, Value exception) {
+  Exception* e = exception.as<Exception>();
+  if (!e->has_trace()) e->set_trace(build_trace(f));
+  if (f.handlers.empty()) {
+    while (!f.frames.empty()) {
+      const Frame& top = f.frames.back();
+      clear_frame(f, top.base, top.closure->proto()->num_registers);
+      f.frames.pop_back();
+    }
+    f.exception = std::move(exception);
+    return false;
+  }
+  Handler h = f.handlers.back();
+  f.handlers.pop_back();
+  while (f.frames.size() > h.frame + 1) {
+    const Frame& top = f.frames.back();
+    clear_frame(f, top.base, top.closure->proto()->num_registers);
+    f.frames.pop_back();
+  }
+  Frame& frame = f.frames.back();
+  frame.pc = frame.closure->proto()->code.data() + h.target;
+  f.stack[frame.base + h.exception_register] = std::move(exception);
+  return true;
+}
+
+// Fits `count` arguments at `base` to the parameters of `proto`: packs the
+// rest array, marks missing ones, applies keyword arguments, checks arity.
+void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
+                    bool has_keywords) {
+  Value* args = f.stack.data() + base;
+  Value keywords;
+  if (has_keywords) {
+    --count;
+    keywords = std::move(args[count]);
+  }
+  uint32_t positional = proto.num_positional;
+  if (count > positional) {
+    if (!proto.has_rest) {
+      arity_error(proto.name, proto.num_required, positional, count);
+    }
+    std::vector<Value> extra;
+    extra.reserve(count - positional);
+    for (uint32_t i = positional; i < count; ++i) extra.push_back(std::move(args[i]));
+    args[positional] = make_array(std::move(extra));
+  } else {
+    for (uint32_t i = count; i < positional; ++i) args[i] = Value::missing();
+    if (proto.has_rest) args[positional] = make_array();
+  }
+  for (const KeywordParam& kp : proto.keyword_params) args[kp.reg] = Value::missing();
+  if (has_keywords) {
+    for (auto& [key, value] : keywords.as<Map>()->entries()) {
+      std::string_view name = key.as<String>()->view();
+      bool bound = false;
+      for (uint32_t i = 0; i < positional && !bound; ++i) {
+        if (proto.positional_names[i].as<String>()->view() == name) {
+          if (i < count) {
+            throw_error(ExcClass::ArgumentException,
+                        proto.name + " got two values for '" + std::string(name) + "'");
+          }
+          args[i] = value;
+          bound = true;
+        }
+      }
+      for (const KeywordParam& kp : proto.keyword_params) {
+        if (!bound && kp.name.as<String>()->view() == name) {
+          args[kp.reg] = value;
+          bound = true;
+        }
+      }
+      if (!bound) {
+        throw_error(ExcClass::ArgumentException,
+                    proto.name + " has no parameter named '" + std::string(name) + "'");
+      }
+    }
+  }
+  for (uint32_t i = 0; i < proto.num_required; ++i) {
+    if (args[i].is_missing()) arity_error(proto.name, proto.num_required,
+                                          proto.has_rest ? -1 : positional, count);
+  }
+}
+
+}  // namespace
+
+void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args) {
+  fiber.stack.assign(args.size() + 16, Value());
+  fiber.frames.clear();
+  fiber.handlers.clear();
+  fiber.stack[0] = callable;
+  for (size_t i = 0; i < args.size(); ++i) fiber.stack[i + 1] = std::move(args[i]);
+  if (!callable.is(ObjType::Closure)) {
+    fiber.exception = make_exception(ExcClass::TypeException, "cannot call " + type_name(callable));
+    return;
+  }
+  Closure* closure = callable.as<Closure>();
+  const Proto& proto = *closure->proto();
+  size_t needed = 1 + proto.num_registers;
+  if (needed > fiber.stack.size()) fiber.stack.resize(needed);
+  try {
+    bind_arguments(fiber, proto, 1, static_cast<uint32_t>(args.size()), false);
+  } catch (const ScriptError& e) {
+    fiber.exception = make_exception(e.cls, e.message);
+    return;
+  }
+  fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
+}
+
+RunStatus Vm::run_to_end(Fiber& fiber) {
+  for (;;) {
+    RunStatus status = run(fiber, 1 << 20);
+    if (status != RunStatus::Yielded) return status;
+  }
+}
+
+RunStatus Vm::run(Fiber& f, int64_t budget) {
+  if (f.frames.empty()) return f.exception.is_nil() ? RunStatus::Completed : RunStatus::Failed;
+
+  Frame* frame = nullptr;
+  Closure* closure = nullptr;
+  const Proto* proto = nullptr;
+  const Instr* pc = nullptr;
+  Value* R = nullptr;
+  const Value* K = nullptr;
+  Instr ins{};
+
+#define LOAD_FRAME()                          \
+  do {                                        \
+    frame = &f.frames.back();                 \
+    closure = frame->closure;                 \
+    proto = closure->proto();                 \
+    pc = frame->pc;                           \
+    R = f.stack.data() + frame->base;         \
+    K = proto->constants.data();              \
+  } while (0)
+
+#define RKB() ((ins.flags & kFlagKB) ? K[ins.b] : R[ins.b])
+#define RKC() ((ins.flags & kFlagKC) ? K[ins.c] : R[ins.c])
+#define SPEND_BUDGET()     \
+  do {                     \
+    if (--budget <= 0) {   \
+      frame->pc = pc;      \
+      return RunStatus::Yielded; \
+    }                      \
+  } while (0)
+
+  for (;;) {
+    try {
+      LOAD_FRAME();
+      // Set by CALL and INVOKE for the shared call sequence below.
+      uint16_t call_base = 0;
+      uint32_t call_count = 0;
+      bool call_keywords = false;
+
+#ifdef WEFT_COMPUTED_GOTO
+      static const void* const kDispatch[] = {
+#define OP(name, shape, effect) &&op_##name,
+#include "engine/opcodes.def"
+#undef OP
+      };
+#define DISPATCH()                                              \
+  do {                                                          \
+    ins = *pc++;                                                \
+    if constexpr (debug::kTraceExecution) trace(proto, pc - 1); \
+    goto* kDispatch[static_cast<uint8_t>(ins.op)];              \
+  } while (0)
+#define CASE(name) op_##name:
+#define NEXT DISPATCH()
+      DISPATCH();
+      {
+#else
+#define CASE(name) case Opcode::name:
+#define NEXT continue
+      for (;;) {
+        ins = *pc++;
+        if constexpr (debug::kTraceExecution) trace(proto, pc - 1);
+        switch (ins.op) {
+#endif
+        CASE(MOVE) {
+          R[ins.a] = R[ins.b];
+          NEXT;
+        }
+        CASE(LOADK) {
+          R[ins.a] = K[ins.bx()];
+          NEXT;
+        }
+        CASE(LOADI) {
+          R[ins.a] = Value::integer(ins.sbx());
+          NEXT;
+        }
+        CASE(LOADNIL) {
+          for (uint32_t i = 0; i <= ins.b; ++i) R[ins.a + i] = Value();
+          NEXT;
+        }
+        CASE(LOADTRUE) {
+          R[ins.a] = Value::boolean(true);
+          NEXT;
+        }
+        CASE(LOADFALSE) {
+          R[ins.a] = Value::boolean(false);
+          NEXT;
+        }
+        CASE(GETGLOBAL) {
+          const Value& g = proto->module->slot(ins.bx());
+          if (g.is_missing()) {
+            throw_error(ExcClass::RuntimeException,
+                        "variable '" + proto->module->global_name(ins.bx()) +
+                            "' used before its definition");
+          }
+          R[ins.a] = g;
+          NEXT;
+        }
+        CASE(SETGLOBAL) {
+          proto->module->slot(ins.bx()) = R[ins.a];
+          NEXT;
+        }
+        CASE(GETBUILTIN) {
+          R[ins.a] = runtime_.builtin(ins.bx());
+          NEXT;
+        }
+        CASE(NEWCELL) {
+          Value cell = Value::adopt(new Cell(R[ins.b]));
+          R[ins.a] = std::move(cell);
+          NEXT;
+        }
+        CASE(GETCELL) {
+          R[ins.a] = R[ins.b].as<Cell>()->get();
+          NEXT;
+        }
+        CASE(SETCELL) {
+          R[ins.a].as<Cell>()->set(R[ins.b]);
+          NEXT;
+        }
+        CASE(GETUPVAL) {
+          R[ins.a] = closure->cell(ins.b)->get();
+          NEXT;
+        }
+        CASE(SETUPVAL) {
+          closure->cell(ins.a)->set(R[ins.b]);
+          NEXT;
+        }
+        CASE(CLOSURE) {
+          Proto* p = K[ins.bx()].as<Proto>();
+          Closure* made = new Closure(p);
+          Value held = Value::adopt(made);
+          made->cells().reserve(p->upvalues.size());
+          for (const UpvalueDesc& uv : p->upvalues) {
+            made->cells().push_back(uv.from_parent_register ? R[uv.index]
+                                                            : closure->cells()[uv.index]);
+          }
+          if (ins.flags & kFlagImmortal) proto->module->adopt_immortal(made);
+          R[ins.a] = std::move(held);
+          NEXT;
+        }
+        CASE(SELF) {
+          R[ins.a] = Value::share(closure);
+          NEXT;
+        }
+        CASE(ADD) {
+          const Value& b = RKB();
+          const Value& c = RKC();
+          int64_t r;
+          if (b.is_int() && c.is_int()) {
+            if (__builtin_add_overflow(b.as_int(), c.as_int(), &r)) overflow();
+            R[ins.a] = Value::integer(r);
+          } else if (b.is_float() && c.is_float()) {
+            R[ins.a] = Value::floating(b.as_float() + c.as_float());
+          } else {
+            R[ins.a] = arith_slow(Opcode::ADD, b, c);
+          }
+          NEXT;
+        }
+        CASE(SUB) {
+          const Value& b = RKB();
+          const Value& c = RKC();
+          int64_t r;
+          if (b.is_int() && c.is_int()) {
+            if (__builtin_sub_overflow(b.as_int(), c.as_int(), &r)) overflow();
+            R[ins.a] = Value::integer(r);
+          } else {
+            R[ins.a] = arith_slow(Opcode::SUB, b, c);
+          }
+          NEXT;
+        }
+        CASE(MUL) {
+          const Value& b = RKB();
+          const Value& c = RKC();
+          int64_t r;
+          if (b.is_int() && c.is_int()) {
+            if (__builtin_mul_overflow(b.as_int(), c.as_int(), &r)) overflow();
+            R[ins.a] = Value::integer(r);
+          } else {
+            R[ins.a] = arith_slow(Opcode::MUL, b, c);
+          }
+          NEXT;
+        }
+        CASE(DIV) {
+          R[ins.a] = arith_slow(Opcode::DIV, RKB(), RKC());
+          NEXT;
+        }
+        CASE(MOD) {
+          const Value& b = RKB();
+          const Value& c = RKC();
+          if (b.is_int() && c.is_int() && c.as_int() > 0) {
+            R[ins.a] = Value::integer(floored_mod(b.as_int(), c.as_int()));
+          } else {
+            R[ins.a] = arith_slow(Opcode::MOD, b, c);
+          }
+          NEXT;
+        }
+        CASE(ADDI) {
+          const Value& b = R[ins.b];
+          int64_t r;
+          if (b.is_int()) {
+            if (__builtin_add_overflow(b.as_int(), static_cast<int64_t>(ins.sc()), &r)) overflow();
+            R[ins.a] = Value::integer(r);
+          } else {
+            R[ins.a] = arith_slow(Opcode::ADD, b, Value::integer(ins.sc()));
+          }
+          NEXT;
+        }
+        CASE(NEG) {
+          const Value& b = R[ins.b];
+          if (b.is_int()) {
+            if (b.as_int() == INT64_MIN) overflow();
+            R[ins.a] = Value::integer(-b.as_int());
+          } else if (b.is_float()) {
+            R[ins.a] = Value::floating(-b.as_float());
+          } else {
+            throw_error(ExcClass::TypeException, "cannot negate " + type_name(b));
+          }
+          NEXT;
+        }
+        CASE(NOT) {
+          R[ins.a] = Value::boolean(!R[ins.b].truthy());
+          NEXT;
+        }
+        CASE(EQ) {
+          R[ins.a] = Value::boolean(equal(RKB(), RKC()));
+          NEXT;
+        }
+        CASE(NE) {
+          R[ins.a] = Value::boolean(!equal(RKB(), RKC()));
+          NEXT;
+        }
+        CASE(LT) {
+          R[ins.a] = Value::boolean(less_than(RKB(), RKC()));
+          NEXT;
+        }
+        CASE(LE) {
+          R[ins.a] = Value::boolean(less_equal(RKB(), RKC()));
+          NEXT;
+        }
+        CASE(JMP) {
+          int32_t offset = ins.sbx();
+          pc += offset;
+          if (offset < 0) SPEND_BUDGET();
+          NEXT;
+        }
+        CASE(JMPIF) {
+          if (R[ins.a].truthy()) pc += ins.sbx();
+          NEXT;
+        }
+        CASE(JMPIFNOT) {
+          if (!R[ins.a].truthy()) pc += ins.sbx();
+          NEXT;
+        }
+        CASE(JMPIFPRESENT) {
+          if (!R[ins.a].is_missing()) pc += ins.sbx();
+          NEXT;
+        }
+        CASE(CALL) {
+          call_base = ins.a;
+          call_count = ins.b;
+          call_keywords = (ins.flags & kFlagKeywords) != 0;
+          goto do_call;
+        }
+        CASE(INVOKE) {
+          const String* name = K[ins.c].as<String>();
+          Value& receiver = R[ins.a + 1];
+          const Value* method = nullptr;
+          if (receiver.is_object()) {
+            method = runtime_.find_method(receiver.as_object()->type(), name->view());
+          }
+          call_base = ins.a;
+          call_keywords = (ins.flags & kFlagKeywords) != 0;
+          if (method != nullptr) {
+            R[ins.a] = *method;
+            call_count = ins.b + 1u;
+            goto do_call;
+          }
+          if (receiver.is(ObjType::Map)) {
+            // An object made of a map of functions: (obj .greet x).
+            Value fn;
+            if (!receiver.as<Map>()->find(name->view(), fn)) {
+              throw_error(ExcClass::TypeException,
+                          "Map has no method or key '" + name->str() + "'");
+            }
+            R[ins.a] = std::move(fn);
+            for (uint32_t i = 0; i < ins.b; ++i) R[ins.a + 1 + i] = std::move(R[ins.a + 2 + i]);
+            R[ins.a + 1 + ins.b] = Value();
+            call_count = ins.b;
+            goto do_call;
+          }
+          throw_error(ExcClass::TypeException,
+                      type_name(receiver) + " has no method '" + name->str() + "'");
+        }
+        CASE(RETURN) {
+          Value result = std::move(R[ins.a]);
+          uint32_t base = frame->base;
+          f.handlers.resize(frame->handlers);
+          clear_frame(f, base, proto->num_registers);
+          f.frames.pop_back();
+          if (f.frames.empty()) {
+            f.result = std::move(result);
+            return RunStatus::Completed;
+          }
+          f.stack[base - 1] = std::move(result);
+          LOAD_FRAME();
+          NEXT;
+        }
+        CASE(NEWARRAY) {
+          std::vector<Value> items(R + ins.b, R + ins.b + ins.c);
+          R[ins.a] = make_array(std::move(items));
+          NEXT;
+        }
+        CASE(NEWMAP) {
+          Value map = make_map();
+          Map* m = map.as<Map>();
+          for (uint32_t i = 0; i < ins.c; ++i) m->set(R[ins.b + 2 * i], R[ins.b + 2 * i + 1]);
+          R[ins.a] = std::move(map);
+          NEXT;
+        }
+        CASE(GETFIELD) {
+          R[ins.a] = get_path(R[ins.b], K[ins.c]);
+          NEXT;
+        }
+        CASE(GETINDEX) {
+          R[ins.a] = get_path(R[ins.b], R[ins.c]);
+          NEXT;
+        }
+        CASE(SETFIELD) {
+          set_path(R[ins.a], K[ins.b], R[ins.c]);
+          NEXT;
+        }
+        CASE(SETINDEX) {
+          set_path(R[ins.a], R[ins.b], R[ins.c]);
+          NEXT;
+        }
+        CASE(RANGE) {
+          const Value& b = R[ins.b];
+          const Value& c = R[ins.c];
+          if (!b.is_int() || !c.is_int()) {
+            throw_error(ExcClass::TypeException, "range bounds must be Int, got " +
+                                                     type_name(b.is_int() ? c : b));
+          }
+          R[ins.a] = make_inclusive_range(b.as_int(), c.as_int());
+          NEXT;
+        }
+        CASE(CONCAT) {
+          std::string text;
+          for (uint32_t i = 0; i < ins.c; ++i) append_display(text, R[ins.b + i]);
+          R[ins.a] = make_string(std::move(text));
+          NEXT;
+        }
+        CASE(ITERPREP) {
+          const Value& coll = R[ins.a];
+          bool iterable = coll.is(ObjType::Array) || coll.is(ObjType::Map) ||
+                          coll.is(ObjType::String) || coll.is(ObjType::Range);
+          if (!iterable) throw_error(ExcClass::TypeException, "cannot iterate " + type_name(coll));
+          R[ins.a + 1] = Value::integer(0);
+          NEXT;
+        }
+        CASE(ITERNEXT) {
+          const Value& coll = R[ins.a];
+          int64_t cursor = R[ins.a + 1].as_int();
+          bool more = false;
+          switch (coll.as_object()->type()) {
+            case ObjType::Array: {
+              Value item;
+              if (coll.as<Array>()->try_get(static_cast<size_t>(cursor), item)) {
+                R[ins.a + 2] = Value::integer(cursor);
+                R[ins.a + 3] = std::move(item);
+                R[ins.a + 1] = Value::integer(cursor + 1);
+                more = true;
+              }
+              break;
+            }
+            case ObjType::Map: {
+              size_t at = static_cast<size_t>(cursor);
+              Value key;
+              Value value;
+              if (coll.as<Map>()->next_entry(at, key, value)) {
+                if (ins.flags & 1) {
+                  R[ins.a + 3] = std::move(key);
+                } else {
+                  R[ins.a + 2] = std::move(key);
+                  R[ins.a + 3] = std::move(value);
+                }
+                R[ins.a + 1] = Value::integer(static_cast<int64_t>(at));
+                more = true;
+              }
+              break;
+            }
+            case ObjType::String: {
+              // The cursor packs the byte offset (high) and the index (low).
+              const String& s = *coll.as<String>();
+              size_t offset = static_cast<size_t>(cursor >> 32);
+              int64_t index = cursor & 0xFFFFFFFF;
+              if (offset < s.byte_size()) {
+                size_t end = offset + 1;
+                while (end < s.byte_size() &&
+                       (static_cast<unsigned char>(s.str()[end]) & 0xC0) == 0x80) {
+                  ++end;
+                }
+                R[ins.a + 2] = Value::integer(index);
+                R[ins.a + 3] = make_string(s.view().substr(offset, end - offset));
+                R[ins.a + 1] = Value::integer(static_cast<int64_t>(end) << 32 | (index + 1));
+                more = true;
+              }
+              break;
+            }
+            case ObjType::Range: {
+              const Range& r = *coll.as<Range>();
+              if (cursor < r.count()) {
+                R[ins.a + 2] = Value::integer(cursor);
+                R[ins.a + 3] = Value::integer(r.at(cursor));
+                R[ins.a + 1] = Value::integer(cursor + 1);
+                more = true;
+              }
+              break;
+            }
+            default:
+              break;
+          }
+          if (!more) pc += ins.sbx();
+          NEXT;
+        }
+        CASE(FORPREP) {
+          int64_t count = 0;
+          int64_t step = 0;
+          counted_loop_bounds(R[ins.a], R[ins.a + 1], R[ins.a + 2], ins.flags & kFlagStepRange,
+                              count, step);
+          if (count <= 0) {
+            pc += ins.sbx();
+          } else {
+            R[ins.a + 1] = Value::integer(count);
+            R[ins.a + 2] = Value::integer(step);
+            R[ins.a + 3] = R[ins.a];
+          }
+          NEXT;
+        }
+        CASE(FORLOOP) {
+          int64_t remaining = R[ins.a + 1].as_int() - 1;
+          if (remaining > 0) {
+            int64_t next = R[ins.a].as_int() + R[ins.a + 2].as_int();
+            R[ins.a] = Value::integer(next);
+            R[ins.a + 1] = Value::integer(remaining);
+            R[ins.a + 3] = Value::integer(next);
+            pc += ins.sbx();
+            SPEND_BUDGET();
+          }
+          NEXT;
+        }
+        CASE(TRY) {
+          uint32_t target = static_cast<uint32_t>(pc - proto->code.data()) + ins.sbx();
+          f.handlers.push_back(
+              Handler{static_cast<uint32_t>(f.frames.size() - 1), target, ins.a});
+          NEXT;
+        }
+        CASE(ENDTRY) {
+          f.handlers.pop_back();
+          NEXT;
+        }
+        CASE(THROW) {
+          throw ScriptThrow{as_exception(R[ins.a])};
+        }
+        CASE(EXCMATCH) {
+          const Value& e = R[ins.b];
+          R[ins.a] = Value::boolean(e.is(ObjType::Exception) &&
+                                    exc_is_a(e.as<Exception>()->cls(),
+                                             static_cast<ExcClass>(ins.c)));
+          NEXT;
+        }
+#ifndef WEFT_COMPUTED_GOTO
+          case Opcode::Count:
+            break;
+        }
+        continue;
+#endif
+
+      do_call : {
+        Value& callee = R[call_base];
+        if (callee.is(ObjType::Closure)) {
+          Closure* target = callee.as<Closure>();
+          const Proto& p = *target->proto();
+          uint32_t base = frame->base + call_base + 1;
+          if (f.frames.size() >= Fiber::kMaxFrames) {
+            throw_error(ExcClass::RuntimeException, "stack overflow");
+          }
+          size_t needed = static_cast<size_t>(base) + p.num_registers + 1;
+          if (needed > f.stack.size()) {
+            grow_stack(f, needed);
+            R = f.stack.data() + frame->base;
+          }
+          if (call_keywords || call_count != p.num_positional || p.has_rest ||
+              !p.keyword_params.empty()) {
+            bind_arguments(f, p, base, call_count, call_keywords);
+          }
+          frame->pc = pc;
+          f.frames.push_back(Frame{target, p.code.data(), base,
+                                   static_cast<uint32_t>(f.handlers.size())});
+          LOAD_FRAME();
+          SPEND_BUDGET();
+          NEXT;
+        }
+        if (callee.is(ObjType::Native)) {
+          const Native& native = *callee.as<Native>();
+          uint32_t count = call_count;
+          Map* keywords = nullptr;
+          if (call_keywords) {
+            --count;
+            keywords = R[call_base + 1 + count].as<Map>();
+          }
+          if (static_cast<int>(count) < native.min_args() ||
+              (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {
+            arity_error(native.name(), native.min_args(), native.max_args(), count);
+          }
+          frame->pc = pc;
+          NativeCall call{runtime_, R + call_base + 1, count, keywords};
+          Value result = native.fn()(call);
+          R[call_base] = std::move(result);
+          NEXT;
+        }
+        throw_error(ExcClass::TypeException, "cannot call " + type_name(callee));
+      }
+#ifdef WEFT_COMPUTED_GOTO
+      }
+#else
+      }
+#endif
+    } catch (ScriptError& e) {
+      frame->pc = pc;
+      if (!deliver(f, make_exception(e.cls, e.message))) return RunStatus::Failed;
+    } catch (ScriptThrow& t) {
+      frame->pc = pc;
+      if (!deliver(f, std::move(t.exception))) return RunStatus::Failed;
+    } catch (const std::bad_alloc&) {
+      frame->pc = pc;
+      if (!deliver(f, make_exception(ExcClass::RuntimeException, "out of memory"))) {
+        return RunStatus::Failed;
+      }
+    } catch (const std::length_error&) {
+      frame->pc = pc;
+      if (!deliver(f, make_exception(ExcClass::RuntimeException, "allocation too large"))) {
+        return RunStatus::Failed;
+      }
+    }
+  }
+#undef LOAD_FRAME
+#undef RKB
+#undef RKC
+#undef SPEND_BUDGET
+#undef DISPATCH
+#undef CASE
+#undef NEXT
+}
+
+}  // namespace weft

@@ -1,0 +1,77 @@
+// Compiler-internal: what the compiler knows about the function it is
+// emitting (registers, scopes, loops, try blocks, captured variables) and
+// the shared state of one compilation. Only lang/*.cpp include this.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/function.h"
+#include "engine/runtime.h"
+#include "lang/compiler.h"
+#include "lang/syntax.h"
+
+namespace weft::compiler {
+
+struct Local {
+  std::string name;
+  uint16_t reg;
+  bool is_cell;       // captured by an inner function: the register holds a Cell
+  const Node* decl;   // the declaring symbol; identifies the variable
+};
+
+struct Scope {
+  size_t first_local;  // index into FunctionState::locals
+  uint16_t reg_base;   // first register of the scope
+  uint16_t top;        // registers below this hold the scope's locals
+};
+
+struct LoopContext {
+  std::vector<size_t> break_jumps;
+  std::vector<size_t> continue_jumps;
+  uint16_t result_reg;
+  bool break_gives_value;  // `loop`: (break v) sets the result
+  size_t try_depth;        // tries open outside the loop
+  size_t scope_depth;
+};
+
+struct TryContext {
+  const std::vector<const Node*>* finally_body;  // nullptr without finally
+};
+
+struct UpvalueEntry {
+  const Node* decl;
+  bool is_cell;
+};
+
+struct FunctionState {
+  FunctionState* parent = nullptr;
+  Proto* proto = nullptr;
+  bool module_level = false;  // the outermost scope declares globals
+  std::string self_name;      // resolves to the running closure (no self-capture cycle)
+  std::vector<Local> locals;
+  std::vector<Scope> scopes;
+  uint16_t free_reg = 0;
+  std::vector<LoopContext> loops;
+  std::vector<TryContext> tries;
+  std::vector<UpvalueEntry> upvalue_entries;  // parallel to proto->upvalues
+  std::unordered_map<int64_t, uint32_t> int_constants;
+  std::unordered_map<uint64_t, uint32_t> float_constants;
+  std::unordered_map<std::string, uint32_t> string_constants;
+};
+
+// State shared by every function of one compilation.
+struct CompileUnit {
+  Runtime& runtime;
+  Module& module;
+  SourceRef source;
+  // Pass 1 (analysis) finds which declarations inner functions capture;
+  // pass 2 emits the code, boxing exactly those in cells.
+  bool analysis = true;
+  std::unordered_set<const Node*> captured;
+};
+
+}  // namespace weft::compiler
