@@ -67,8 +67,15 @@ void register_prelude(Runtime& runtime) {
 
   auto source = std::make_shared<SourceFile>(SourceFile{"<prelude>", kPrelude});
   auto module = std::make_unique<Module>("<prelude>");
-  std::vector<NodePtr> program = read_program(*source);
-  Proto* main = compile_program(runtime, *module, source, program);
+  Proto* main = nullptr;
+  try {
+    std::vector<NodePtr> program = read_program(*source);
+    main = compile_program(runtime, *module, source, program);
+  } catch (const ParseError& e) {
+    throw std::logic_error(format_diagnostic(*source, e.loc, e.message));
+  } catch (const CompileError& e) {
+    throw std::logic_error(format_diagnostic(*source, e.loc, e.message));
+  }
   Fiber fiber;
   Vm vm(runtime);
   vm.start(fiber, Value::adopt(new Closure(main)), {});

@@ -38,6 +38,8 @@ namespace {
 }
 
 constexpr uint16_t kMaxRegisters = 60000;
+// A destination register meaning "the value is not needed".
+constexpr uint16_t kNoDest = 0xFFFF;
 
 enum class OpKind { Arith, Compare, And, Or, Range };
 
@@ -250,6 +252,17 @@ class CodeGen {
   void expr(const Node& node, uint16_t dest);
   uint16_t expr_any(const Node& node);
   void expr_discard(const Node& node) {
+    // Declarations as statements need no result register (and must not
+    // have one: a temporary below them would outlive their scope's start).
+    if (node.kind == NodeKind::List && !node.children.empty() &&
+        (node.children[0]->is_symbol("var") || node.children[0]->is_symbol("fn"))) {
+      if (node.children[0]->is_symbol("var")) {
+        form_var(node, kNoDest);
+      } else {
+        form_fn(node, kNoDest);
+      }
+      return;
+    }
     uint16_t mark = fs_->free_reg;
     uint16_t tmp = alloc_reg(node);
     expr(node, tmp);
@@ -974,7 +987,7 @@ void CodeGen::form_var(const Node& node, uint16_t dest) {
       emit(node, Opcode::LOADNIL, reg, 0);
     }
     emit_bx(node, Opcode::SETGLOBAL, reg, slot);
-    if (reg != dest) emit(node, Opcode::MOVE, dest, reg);
+    if (dest != kNoDest && reg != dest) emit(node, Opcode::MOVE, dest, reg);
     free_to(mark);
     return;
   }
@@ -985,7 +998,7 @@ void CodeGen::form_var(const Node& node, uint16_t dest) {
   } else {
     emit(node, Opcode::LOADNIL, reg, 0);
   }
-  if (reg != dest) emit(node, Opcode::MOVE, dest, reg);
+  if (dest != kNoDest && reg != dest) emit(node, Opcode::MOVE, dest, reg);
   declare_local_at(name, name.text, reg);
 }
 
@@ -1594,16 +1607,17 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
   if (k > 0xFFFFFF) fail(node, "too many functions");
   bool module_function = name != nullptr && at_module_scope();
   uint16_t mark = fs_->free_reg;
+  bool wanted = dest != kNoDest;
   if (name == nullptr) {
-    emit_bx(node, Opcode::CLOSURE, dest, k);
+    if (wanted) emit_bx(node, Opcode::CLOSURE, dest, k);
     return;
   }
   if (module_function) {
     uint32_t slot = unit_.module.declare(name->text);
-    uint16_t reg = is_temp(dest) ? dest : alloc_reg(node);
+    uint16_t reg = wanted && is_temp(dest) ? dest : alloc_reg(node);
     emit_bx(node, Opcode::CLOSURE, reg, k, proto->upvalues.empty() ? kFlagImmortal : 0);
     emit_bx(node, Opcode::SETGLOBAL, reg, slot);
-    if (reg != dest) emit(node, Opcode::MOVE, dest, reg);
+    if (wanted && reg != dest) emit(node, Opcode::MOVE, dest, reg);
     free_to(mark);
     return;
   }
@@ -1617,7 +1631,7 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
     require_statement_position(node, "a named fn");
     uint16_t reg = alloc_reg(node);
     emit_bx(node, Opcode::CLOSURE, reg, k);
-    if (reg != dest) emit(node, Opcode::MOVE, dest, reg);
+    if (wanted && reg != dest) emit(node, Opcode::MOVE, dest, reg);
     declare_local_at(*name, name->text, reg);
     return;
   }
@@ -1625,10 +1639,10 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
     uint16_t reg = alloc_reg(node);
     emit_bx(node, Opcode::CLOSURE, reg, k);
     emit(node, Opcode::SETCELL, local->reg, reg);
-    if (reg != dest) emit(node, Opcode::MOVE, dest, reg);
+    if (wanted && reg != dest) emit(node, Opcode::MOVE, dest, reg);
   } else {
     emit_bx(node, Opcode::CLOSURE, local->reg, k);
-    if (local->reg != dest) emit(node, Opcode::MOVE, dest, local->reg);
+    if (wanted && local->reg != dest) emit(node, Opcode::MOVE, dest, local->reg);
   }
   free_to(mark);
 }
