@@ -652,7 +652,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
           Value result = std::move(R[ins.a]);
           uint32_t base = frame->base;
           f.handlers.resize(frame->handlers);
-          clear_frame(f, base, proto->num_registers);
+          // The callee's registers are not cleared: like Lua, dead slots
+          // above the stack top are overwritten by the next call, and the
+          // whole stack goes when the fiber ends.
           f.frames.pop_back();
           if (f.frames.empty()) {
             f.result = std::move(result);
