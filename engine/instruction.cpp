@@ -18,7 +18,11 @@ constexpr OperandShape kShapes[] = {
 
 }  // namespace
 
-const char* opcode_name(Opcode op) { return kNames[static_cast<int>(op)]; }
-OperandShape opcode_shape(Opcode op) { return kShapes[static_cast<int>(op)]; }
+const char* opcode_name(Opcode op) {
+  return kNames[static_cast<int>(op)];
+}
+OperandShape opcode_shape(Opcode op) {
+  return kShapes[static_cast<int>(op)];
+}
 
 }  // namespace weft

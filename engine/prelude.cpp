@@ -42,12 +42,12 @@ struct PreludeMethod {
 };
 
 constexpr PreludeMethod kMethods[] = {
-    {ObjType::Array, "map", "array_map"},       {ObjType::Array, "filter", "array_filter"},
-    {ObjType::Array, "reduce", "array_reduce"}, {ObjType::Array, "each", "array_each"},
+    {ObjType::Array, "map", "array_map"},         {ObjType::Array, "filter", "array_filter"},
+    {ObjType::Array, "reduce", "array_reduce"},   {ObjType::Array, "each", "array_each"},
     {ObjType::Array, "sort_by", "array_sort_by"}, {ObjType::Range, "map", "array_map"},
-    {ObjType::Range, "filter", "array_filter"}, {ObjType::Range, "reduce", "array_reduce"},
-    {ObjType::Range, "each", "array_each"},     {ObjType::Map, "map", "map_map"},
-    {ObjType::Map, "filter", "map_filter"},     {ObjType::Map, "reduce", "map_reduce"},
+    {ObjType::Range, "filter", "array_filter"},   {ObjType::Range, "reduce", "array_reduce"},
+    {ObjType::Range, "each", "array_each"},       {ObjType::Map, "map", "map_map"},
+    {ObjType::Map, "filter", "map_filter"},       {ObjType::Map, "reduce", "map_reduce"},
     {ObjType::Map, "each", "map_each"},
 };
 
@@ -57,7 +57,7 @@ Value new_exception(NativeCall& call) {
   if (!cls) throw_error(ExcClass::ArgumentException, "unknown exception class");
   const Value& message = call.arg(1);
   return make_exception(*cls, message.is(ObjType::String) ? message.as<String>()->view()
-                                                           : std::string_view(display(message)));
+                                                          : std::string_view(display(message)));
 }
 
 }  // namespace

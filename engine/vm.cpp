@@ -49,7 +49,9 @@ std::string plural(int64_t n, const char* word) {
               name + " expects " + expected + ", got " + std::to_string(got));
 }
 
-[[noreturn]] void overflow() { throw_error(ExcClass::RuntimeException, "integer overflow"); }
+[[noreturn]] void overflow() {
+  throw_error(ExcClass::RuntimeException, "integer overflow");
+}
 [[noreturn]] void division_by_zero() {
   throw_error(ExcClass::RuntimeException, "division by zero");
 }
@@ -138,8 +140,8 @@ Value arith_slow(Opcode op, const Value& a, const Value& b) {
       return make_array(std::move(items));
     }
   }
-  throw_error(ExcClass::TypeException, std::string("cannot ") + verb_for(op) + " " +
-                                           type_name(a) + " and " + type_name(b));
+  throw_error(ExcClass::TypeException,
+              std::string("cannot ") + verb_for(op) + " " + type_name(a) + " and " + type_name(b));
 }
 
 bool less_than(const Value& a, const Value& b) {
@@ -223,8 +225,7 @@ Value build_trace(const Fiber& f) {
     size_t pc = static_cast<size_t>(frame.pc - p->code.data());
     SourceLoc loc = p->location_at(pc == 0 ? 0 : pc - 1);
     lines.push_back(make_string(p->name + " (" + (p->source ? p->source->name : "?") + ":" +
-                                std::to_string(loc.line) + ":" + std::to_string(loc.column) +
-                                ")"));
+                                std::to_string(loc.line) + ":" + std::to_string(loc.column) + ")"));
     if (lines.size() >= 64 && i > 16) {
       lines.push_back(make_string("... " + std::to_string(i - 16) + " more frames"));
       i = 16;
@@ -235,8 +236,7 @@ Value build_trace(const Fiber& f) {
 
 Value as_exception(Value thrown) {
   if (thrown.is(ObjType::Exception)) return thrown;
-  std::string message =
-      thrown.is(ObjType::String) ? thrown.as<String>()->str() : display(thrown);
+  std::string message = thrown.is(ObjType::String) ? thrown.as<String>()->str() : display(thrown);
   return make_exception(ExcClass::Exception, message,
                         thrown.is(ObjType::String) ? Value() : std::move(thrown));
 }
@@ -319,8 +319,8 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
     }
   }
   for (uint32_t i = 0; i < proto.num_required; ++i) {
-    if (args[i].is_missing()) arity_error(proto.name, proto.num_required,
-                                          proto.has_rest ? -1 : positional, count);
+    if (args[i].is_missing())
+      arity_error(proto.name, proto.num_required, proto.has_rest ? -1 : positional, count);
   }
 }
 
@@ -367,24 +367,24 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
   const Value* K = nullptr;
   Instr ins{};
 
-#define LOAD_FRAME()                          \
-  do {                                        \
-    frame = &f.frames.back();                 \
-    closure = frame->closure;                 \
-    proto = closure->proto();                 \
-    pc = frame->pc;                           \
-    R = f.stack.data() + frame->base;         \
-    K = proto->constants.data();              \
+#define LOAD_FRAME()                  \
+  do {                                \
+    frame = &f.frames.back();         \
+    closure = frame->closure;         \
+    proto = closure->proto();         \
+    pc = frame->pc;                   \
+    R = f.stack.data() + frame->base; \
+    K = proto->constants.data();      \
   } while (0)
 
 #define RKB() ((ins.flags & kFlagKB) ? K[ins.b] : R[ins.b])
 #define RKC() ((ins.flags & kFlagKC) ? K[ins.c] : R[ins.c])
-#define SPEND_BUDGET()     \
-  do {                     \
-    if (--budget <= 0) {   \
-      frame->pc = pc;      \
+#define SPEND_BUDGET()           \
+  do {                           \
+    if (--budget <= 0) {         \
+      frame->pc = pc;            \
       return RunStatus::Yielded; \
-    }                      \
+    }                            \
   } while (0)
 
   for (;;) {
@@ -446,9 +446,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
         CASE(GETGLOBAL) {
           const Value& g = proto->module->slot(ins.bx());
           if (g.is_missing()) {
-            throw_error(ExcClass::RuntimeException,
-                        "variable '" + proto->module->global_name(ins.bx()) +
-                            "' used before its definition");
+            throw_error(ExcClass::RuntimeException, "variable '" +
+                                                        proto->module->global_name(ins.bx()) +
+                                                        "' used before its definition");
           }
           R[ins.a] = g;
           NEXT;
@@ -696,8 +696,8 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
           const Value& b = R[ins.b];
           const Value& c = R[ins.c];
           if (!b.is_int() || !c.is_int()) {
-            throw_error(ExcClass::TypeException, "range bounds must be Int, got " +
-                                                     type_name(b.is_int() ? c : b));
+            throw_error(ExcClass::TypeException,
+                        "range bounds must be Int, got " + type_name(b.is_int() ? c : b));
           }
           R[ins.a] = make_inclusive_range(b.as_int(), c.as_int());
           NEXT;
@@ -809,8 +809,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
         }
         CASE(TRY) {
           uint32_t target = static_cast<uint32_t>(pc - proto->code.data()) + ins.sbx();
-          f.handlers.push_back(
-              Handler{static_cast<uint32_t>(f.frames.size() - 1), target, ins.a});
+          f.handlers.push_back(Handler{static_cast<uint32_t>(f.frames.size() - 1), target, ins.a});
           NEXT;
         }
         CASE(ENDTRY) {
@@ -822,86 +821,90 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
         }
         CASE(EXCMATCH) {
           const Value& e = R[ins.b];
-          R[ins.a] = Value::boolean(e.is(ObjType::Exception) &&
-                                    exc_is_a(e.as<Exception>()->cls(),
-                                             static_cast<ExcClass>(ins.c)));
+          R[ins.a] =
+              Value::boolean(e.is(ObjType::Exception) &&
+                             exc_is_a(e.as<Exception>()->cls(), static_cast<ExcClass>(ins.c)));
           NEXT;
         }
 #ifndef WEFT_COMPUTED_GOTO
-          case Opcode::Count:
-            break;
-        }
-        continue;
+        case Opcode::Count:
+          break;
+      }
+      continue;
 #endif
 
-      do_call : {
-        Value& callee = R[call_base];
-        if (callee.is(ObjType::Closure)) {
-          Closure* target = callee.as<Closure>();
-          const Proto& p = *target->proto();
-          uint32_t base = frame->base + call_base + 1;
-          if (f.frames.size() >= Fiber::kMaxFrames) {
-            throw_error(ExcClass::RuntimeException, "stack overflow");
-          }
-          size_t needed = static_cast<size_t>(base) + p.num_registers + 1;
-          if (needed > f.stack.size()) {
-            grow_stack(f, needed);
-            R = f.stack.data() + frame->base;
-          }
-          if (call_keywords || call_count != p.num_positional || p.has_rest ||
-              !p.keyword_params.empty()) {
-            bind_arguments(f, p, base, call_count, call_keywords);
-          }
-          frame->pc = pc;
-          f.frames.push_back(Frame{target, p.code.data(), base,
-                                   static_cast<uint32_t>(f.handlers.size())});
-          LOAD_FRAME();
-          SPEND_BUDGET();
-          NEXT;
+    do_call : {
+      Value& callee = R[call_base];
+      if (callee.is(ObjType::Closure)) {
+        Closure* target = callee.as<Closure>();
+        const Proto& p = *target->proto();
+        uint32_t base = frame->base + call_base + 1;
+        if (f.frames.size() >= Fiber::kMaxFrames) {
+          throw_error(ExcClass::RuntimeException, "stack overflow");
         }
-        if (callee.is(ObjType::Native)) {
-          const Native& native = *callee.as<Native>();
-          uint32_t count = call_count;
-          Map* keywords = nullptr;
-          if (call_keywords) {
-            --count;
-            keywords = R[call_base + 1 + count].as<Map>();
-          }
-          if (static_cast<int>(count) < native.min_args() ||
-              (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {
-            arity_error(native.name(), native.min_args(), native.max_args(), count);
-          }
-          frame->pc = pc;
-          NativeCall call{runtime_, R + call_base + 1, count, keywords};
-          Value result = native.fn()(call);
-          R[call_base] = std::move(result);
-          NEXT;
+        size_t needed = static_cast<size_t>(base) + p.num_registers + 1;
+        if (needed > f.stack.size()) {
+          grow_stack(f, needed);
+          R = f.stack.data() + frame->base;
         }
-        throw_error(ExcClass::TypeException, "cannot call " + type_name(callee));
+        if (call_keywords || call_count != p.num_positional || p.has_rest ||
+            !p.keyword_params.empty()) {
+          bind_arguments(f, p, base, call_count, call_keywords);
+        }
+        frame->pc = pc;
+        f.frames.push_back(
+            Frame{target, p.code.data(), base, static_cast<uint32_t>(f.handlers.size())});
+        LOAD_FRAME();
+        SPEND_BUDGET();
+        NEXT;
       }
+      if (callee.is(ObjType::Native)) {
+        const Native& native = *callee.as<Native>();
+        uint32_t count = call_count;
+        Map* keywords = nullptr;
+        if (call_keywords) {
+          --count;
+          keywords = R[call_base + 1 + count].as<Map>();
+        }
+        if (static_cast<int>(count) < native.min_args() ||
+            (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {
+          arity_error(native.name(), native.min_args(), native.max_args(), count);
+        }
+        frame->pc = pc;
+        NativeCall call{runtime_, R + call_base + 1, count, keywords};
+        Value result = native.fn()(call);
+        R[call_base] = std::move(result);
+        NEXT;
+      }
+      throw_error(ExcClass::TypeException, "cannot call " + type_name(callee));
+    }
 #ifdef WEFT_COMPUTED_GOTO
-      }
+    }
 #else
-      }
+        }
 #endif
-    } catch (ScriptError& e) {
-      frame->pc = pc;
-      if (!deliver(f, make_exception(e.cls, e.message))) return RunStatus::Failed;
-    } catch (ScriptThrow& t) {
-      frame->pc = pc;
-      if (!deliver(f, std::move(t.exception))) return RunStatus::Failed;
-    } catch (const std::bad_alloc&) {
-      frame->pc = pc;
-      if (!deliver(f, make_exception(ExcClass::RuntimeException, "out of memory"))) {
-        return RunStatus::Failed;
-      }
-    } catch (const std::length_error&) {
-      frame->pc = pc;
-      if (!deliver(f, make_exception(ExcClass::RuntimeException, "allocation too large"))) {
-        return RunStatus::Failed;
-      }
+  }
+  catch (ScriptError& e) {
+    frame->pc = pc;
+    if (!deliver(f, make_exception(e.cls, e.message))) return RunStatus::Failed;
+  }
+  catch (ScriptThrow& t) {
+    frame->pc = pc;
+    if (!deliver(f, std::move(t.exception))) return RunStatus::Failed;
+  }
+  catch (const std::bad_alloc&) {
+    frame->pc = pc;
+    if (!deliver(f, make_exception(ExcClass::RuntimeException, "out of memory"))) {
+      return RunStatus::Failed;
     }
   }
+  catch (const std::length_error&) {
+    frame->pc = pc;
+    if (!deliver(f, make_exception(ExcClass::RuntimeException, "allocation too large"))) {
+      return RunStatus::Failed;
+    }
+  }
+}
 #undef LOAD_FRAME
 #undef RKB
 #undef RKC

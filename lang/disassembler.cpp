@@ -22,8 +22,7 @@ void disassemble_into(std::string& out, const Proto& proto) {
   char line[160];
   std::snprintf(line, sizeof line, "function %s (%s:%u:%u): %zu instructions, %u registers\n",
                 proto.name.c_str(), proto.source ? proto.source->name.c_str() : "?",
-                proto.location.line, proto.location.column, proto.code.size(),
-                proto.num_registers);
+                proto.location.line, proto.location.column, proto.code.size(), proto.num_registers);
   out += line;
   for (size_t pc = 0; pc < proto.code.size(); ++pc) {
     const Instr& ins = proto.code[pc];

@@ -19,8 +19,8 @@ namespace weft::compiler {
 struct Local {
   std::string name;
   uint16_t reg;
-  bool is_cell;       // captured by an inner function: the register holds a Cell
-  const Node* decl;   // the declaring symbol; identifies the variable
+  bool is_cell;      // captured by an inner function: the register holds a Cell
+  const Node* decl;  // the declaring symbol; identifies the variable
 };
 
 struct Scope {

@@ -1,0 +1,527 @@
+// Expressions: literals, names, paths, operators and calls.
+#include "lang/codegen.h"
+
+namespace weft::compiler {
+
+// ---- expressions ------------------------------------------------------------
+
+void CodeGen::expr(const Node& node, uint16_t dest) {
+  switch (node.kind) {
+    case NodeKind::Nil:
+      emit(node, Opcode::LOADNIL, dest, 0);
+      return;
+    case NodeKind::Bool:
+      emit(node, node.bool_value ? Opcode::LOADTRUE : Opcode::LOADFALSE, dest);
+      return;
+    case NodeKind::Int:
+      load_constant_or_int(node, node.int_value, dest);
+      return;
+    case NodeKind::Float:
+      emit_bx(node, Opcode::LOADK, dest, float_constant(node.float_value));
+      return;
+    case NodeKind::String:
+      emit_bx(node, Opcode::LOADK, dest, string_constant(node.text));
+      return;
+    case NodeKind::Interpolated:
+      interpolated(node, dest);
+      return;
+    case NodeKind::Symbol:
+      symbol(node, dest);
+      return;
+    case NodeKind::Keyword:
+      fail(node, "keyword ^" + node.text + " is only allowed in calls, maps and parameter lists");
+    case NodeKind::Path:
+      path(node, dest);
+      return;
+    case NodeKind::Array:
+      array_literal(node, dest);
+      return;
+    case NodeKind::Map:
+      map_literal(node, dest);
+      return;
+    case NodeKind::List:
+      list(node, dest);
+      return;
+  }
+}
+
+uint16_t CodeGen::expr_any(const Node& node) {
+  if (node.kind == NodeKind::Symbol) {
+    if (const Local* local = find_local(*fs_, node.text); local != nullptr && !local->is_cell) {
+      return local->reg;
+    }
+  }
+  uint16_t reg = alloc_reg(node);
+  expr(node, reg);
+  return reg;
+}
+
+void CodeGen::symbol(const Node& node, uint16_t dest) {
+  if (find_operator(node) != nullptr || is_assignment_operator(node) || node.text == "!") {
+    fail(node, "operator '" + node.text + "' used as a value");
+  }
+  if (is_method_selector(node)) {
+    fail(node,
+         "method selector '" + node.text + "' must follow a receiver: (obj " + node.text + " ...)");
+  }
+  Resolved r = resolve(node.text);
+  switch (r.kind) {
+    case NameKind::Local:
+      if (r.is_cell) {
+        emit(node, Opcode::GETCELL, dest, static_cast<uint16_t>(r.index));
+      } else if (r.index != dest) {
+        emit(node, Opcode::MOVE, dest, static_cast<uint16_t>(r.index));
+      }
+      return;
+    case NameKind::Upvalue:
+      emit(node, Opcode::GETUPVAL, dest, static_cast<uint16_t>(r.index));
+      return;
+    case NameKind::Global:
+      emit_bx(node, Opcode::GETGLOBAL, dest, r.index);
+      return;
+    case NameKind::Builtin:
+      emit_bx(node, Opcode::GETBUILTIN, dest, r.index);
+      return;
+    case NameKind::Self:
+      emit(node, Opcode::SELF, dest);
+      return;
+    case NameKind::Missing:
+      break;
+  }
+  fail(node, "undefined variable '" + node.text + "'");
+}
+
+std::string path_text(const Node& node) {
+  std::string text = node.children[0]->text;
+  for (size_t i = 1; i < node.children.size(); ++i) {
+    const Node& seg = *node.children[i];
+    text += '/';
+    text += seg.kind == NodeKind::Int ? std::to_string(seg.int_value) : seg.text;
+  }
+  return text;
+}
+
+void CodeGen::path(const Node& node, uint16_t dest) {
+  const Node& root = *node.children[0];
+  Resolved r = resolve(root.text);
+  if (r.kind == NameKind::Missing || r.kind == NameKind::Builtin) {
+    // A namespaced builtin such as str/join or json/parse.
+    int64_t builtin = unit_.runtime.find_builtin(path_text(node));
+    if (builtin >= 0) {
+      emit_bx(node, Opcode::GETBUILTIN, dest, static_cast<uint32_t>(builtin));
+      return;
+    }
+    if (r.kind == NameKind::Missing) {
+      fail(root,
+           node.children.size() == 2 && node.children[1]->kind == NodeKind::String
+               ? "undefined variable '" + root.text + "' (and no builtin '" + path_text(node) + "')"
+               : "undefined variable '" + root.text + "'");
+    }
+  }
+  uint16_t mark = fs_->free_reg;
+  uint16_t current = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(node);
+  symbol(root, current);
+  for (size_t i = 1; i < node.children.size(); ++i) {
+    const Node& seg = *node.children[i];
+    if (seg.kind == NodeKind::Symbol) {  // .method with no arguments
+      uint32_t name = string_constant(seg.text.substr(1));
+      if (name > 0xFFFF) fail(seg, "too many constants in one function");
+      uint16_t base = alloc_reg(seg);
+      uint16_t recv = alloc_reg(seg);
+      emit(seg, Opcode::MOVE, recv, current);
+      emit(seg, Opcode::INVOKE, base, 0, static_cast<uint16_t>(name));
+      emit(seg, Opcode::MOVE, current, base);
+      free_to(base);
+      continue;
+    }
+    uint32_t k =
+        seg.kind == NodeKind::Int ? int_constant(seg.int_value) : string_constant(seg.text);
+    if (k > 0xFFFF) fail(seg, "too many constants in one function");
+    emit(seg, Opcode::GETFIELD, current, current, static_cast<uint16_t>(k));
+  }
+  if (current != dest) emit(node, Opcode::MOVE, dest, current);
+  free_to(mark);
+}
+
+void CodeGen::interpolated(const Node& node, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  uint16_t first = fs_->free_reg;
+  for (const NodePtr& part : node.children) {
+    uint16_t reg = alloc_reg(*part);
+    expr(*part, reg);
+  }
+  uint16_t count = static_cast<uint16_t>(node.children.size());
+  if (count == 0) {
+    emit_bx(node, Opcode::LOADK, dest, string_constant(""));
+  } else {
+    emit(node, Opcode::CONCAT, dest, first, count);
+  }
+  free_to(mark);
+}
+
+void CodeGen::array_literal(const Node& node, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  uint16_t first = fs_->free_reg;
+  for (const NodePtr& item : node.children) {
+    uint16_t reg = alloc_reg(*item);
+    expr(*item, reg);
+  }
+  emit(node, Opcode::NEWARRAY, dest, first, static_cast<uint16_t>(node.children.size()));
+  free_to(mark);
+}
+
+void CodeGen::map_literal(const Node& node, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  uint16_t first = fs_->free_reg;
+  if (node.children.size() % 2 != 0) fail(node, "map literal needs a value after each key");
+  for (size_t i = 0; i < node.children.size(); i += 2) {
+    const Node& key = *node.children[i];
+    if (key.kind != NodeKind::Keyword && key.kind != NodeKind::String) {
+      fail(key, "map keys must be ^names or strings");
+    }
+    uint16_t kreg = alloc_reg(key);
+    emit_bx(key, Opcode::LOADK, kreg, string_constant(key.text));
+    uint16_t vreg = alloc_reg(*node.children[i + 1]);
+    expr(*node.children[i + 1], vreg);
+  }
+  emit(node, Opcode::NEWMAP, dest, first, static_cast<uint16_t>(node.children.size() / 2));
+  free_to(mark);
+}
+
+void CodeGen::list(const Node& node, uint16_t dest) {
+  if (node.children.empty()) fail(node, "empty list () is not an expression; use nil or []");
+  const Node& head = *node.children[0];
+  if (node.children.size() >= 2) {
+    const Node& second = *node.children[1];
+    if (is_assignment_operator(second)) {
+      if (node.children.size() != 3) {
+        fail(second, "assignment takes one target and one value: (x " + second.text + " value)");
+      }
+      assignment(node, head, second.text, *node.children[2], dest);
+      return;
+    }
+    if (find_operator(second) != nullptr && node.children.size() >= 3) {
+      infix(node, dest);
+      return;
+    }
+    if (is_method_selector(second)) {
+      method_call(node, head, second.text.substr(1), rest_of(node, 2), dest);
+      return;
+    }
+  }
+  if (head.kind == NodeKind::Symbol) {
+    if (special_form(node, dest)) return;
+    if (const OperatorInfo* op = find_operator(head)) {
+      prefix_operator(node, *op, dest);
+      return;
+    }
+    if (head.text == "!") {
+      if (node.children.size() != 2) fail(head, "! takes one operand: (! x)");
+      uint16_t mark = fs_->free_reg;
+      uint16_t r = expr_any(*node.children[1]);
+      emit(head, Opcode::NOT, dest, r);
+      free_to(mark);
+      return;
+    }
+  }
+  call(node, dest);
+}
+
+// ---- operators --------------------------------------------------------------
+
+CodeGen::Operand CodeGen::operand(const Node& node) {
+  uint32_t k = UINT32_MAX;
+  if (node.kind == NodeKind::Int) k = int_constant(node.int_value);
+  if (node.kind == NodeKind::Float) k = float_constant(node.float_value);
+  if (node.kind == NodeKind::String) k = string_constant(node.text);
+  if (k <= 0xFFFF) return {true, static_cast<uint16_t>(k)};
+  return {false, expr_any(node)};
+}
+
+InfixTree CodeGen::parse_infix(const std::vector<const Node*>& items, size_t& pos, int min_prec) {
+  InfixTree lhs;
+  if (pos >= items.size()) fail(*items.back(), "expected an operand after the operator");
+  if (find_operator(*items[pos]) != nullptr) {
+    fail(*items[pos], "expected an operand before '" + items[pos]->text + "'");
+  }
+  lhs.leaf = items[pos++];
+  while (pos < items.size()) {
+    const OperatorInfo* op = find_operator(*items[pos]);
+    if (op == nullptr) {
+      fail(*items[pos], "expected an operator between operands (use (f x) to call a function)");
+    }
+    if (op->precedence < min_prec) break;
+    const Node* op_node = items[pos++];
+    InfixTree node;
+    node.ops.push_back(op_node);
+    node.operands.push_back(std::move(lhs));
+    node.operands.push_back(parse_infix(items, pos, op->precedence + 1));
+    if (op->kind == OpKind::Compare) {
+      // Chained comparisons: (a < b <= c) is (a < b) && (b <= c), b once.
+      while (pos < items.size()) {
+        const OperatorInfo* next = find_operator(*items[pos]);
+        if (next == nullptr || next->kind != OpKind::Compare) break;
+        node.ops.push_back(items[pos++]);
+        node.operands.push_back(parse_infix(items, pos, op->precedence + 1));
+      }
+    }
+    lhs = std::move(node);
+  }
+  return lhs;
+}
+
+void CodeGen::infix(const Node& list_node, uint16_t dest) {
+  std::vector<const Node*> items = rest_of(list_node, 0);
+  size_t pos = 0;
+  InfixTree tree = parse_infix(items, pos, 0);
+  if (pos != items.size()) fail(*items[pos], "unexpected operand");
+  infix_tree(tree, dest);
+}
+
+void CodeGen::infix_tree(const InfixTree& tree, uint16_t dest) {
+  if (tree.leaf != nullptr) {
+    expr(*tree.leaf, dest);
+    return;
+  }
+  const Node& op = *tree.ops[0];
+  const OperatorInfo* info = find_operator(op);
+  auto leaf_or_tree = [&](const InfixTree& t, uint16_t reg) { infix_tree(t, reg); };
+  if (info->kind == OpKind::Compare) {
+    std::vector<const InfixTree*> xs;
+    for (const InfixTree& t : tree.operands) xs.push_back(&t);
+    compare_chain(tree.ops, xs, dest);
+    return;
+  }
+  const InfixTree& left = tree.operands[0];
+  const InfixTree& right = tree.operands[1];
+  if (left.leaf != nullptr && right.leaf != nullptr) {
+    binary(op, *left.leaf, *right.leaf, dest);
+    return;
+  }
+  uint16_t mark = fs_->free_reg;
+  if (info->kind == OpKind::And || info->kind == OpKind::Or) {
+    uint16_t target = is_temp(dest) ? dest : alloc_reg(op);
+    leaf_or_tree(left, target);
+    size_t jump =
+        emit_jump(op, info->kind == OpKind::And ? Opcode::JMPIFNOT : Opcode::JMPIF, target);
+    leaf_or_tree(right, target);
+    patch_here(jump);
+    if (target != dest) emit(op, Opcode::MOVE, dest, target);
+    free_to(mark);
+    return;
+  }
+  uint16_t a = alloc_reg(op);
+  leaf_or_tree(left, a);
+  uint16_t b = alloc_reg(op);
+  leaf_or_tree(right, b);
+  Opcode code = Opcode::ADD;
+  if (info->kind == OpKind::Range) {
+    emit(op, Opcode::RANGE, dest, a, b);
+  } else {
+    const std::string& t = op.text;
+    code = t == "+"   ? Opcode::ADD
+           : t == "-" ? Opcode::SUB
+           : t == "*" ? Opcode::MUL
+           : t == "/" ? Opcode::DIV
+                      : Opcode::MOD;
+    emit(op, code, dest, a, b);
+  }
+  free_to(mark);
+}
+
+void CodeGen::binary(const Node& op, const Node& left, const Node& right, uint16_t dest) {
+  const OperatorInfo* info = find_operator(op);
+  uint16_t mark = fs_->free_reg;
+  switch (info->kind) {
+    case OpKind::Arith:
+      arith(op, left, right, dest);
+      return;
+    case OpKind::Compare: {
+      Operand l = operand(left);
+      Operand r = operand(right);
+      compare_op(op, l, r, dest);
+      free_to(mark);
+      return;
+    }
+    case OpKind::Range: {
+      uint16_t a = expr_any(left);
+      uint16_t b = expr_any(right);
+      emit(op, Opcode::RANGE, dest, a, b);
+      free_to(mark);
+      return;
+    }
+    case OpKind::And:
+    case OpKind::Or: {
+      uint16_t target = is_temp(dest) ? dest : alloc_reg(op);
+      expr(left, target);
+      size_t jump =
+          emit_jump(op, info->kind == OpKind::And ? Opcode::JMPIFNOT : Opcode::JMPIF, target);
+      expr(right, target);
+      patch_here(jump);
+      if (target != dest) emit(op, Opcode::MOVE, dest, target);
+      free_to(mark);
+      return;
+    }
+  }
+}
+
+void CodeGen::arith(const Node& op, const Node& left, const Node& right, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  const std::string& t = op.text;
+  if ((t == "+" || t == "-") && right.kind == NodeKind::Int && right.int_value >= -32767 &&
+      right.int_value <= 32767) {
+    uint16_t a = expr_any(left);
+    int64_t imm = t == "+" ? right.int_value : -right.int_value;
+    emit(op, Opcode::ADDI, dest, a, static_cast<uint16_t>(static_cast<int16_t>(imm)));
+    free_to(mark);
+    return;
+  }
+  Opcode code = t == "+"   ? Opcode::ADD
+                : t == "-" ? Opcode::SUB
+                : t == "*" ? Opcode::MUL
+                : t == "/" ? Opcode::DIV
+                           : Opcode::MOD;
+  Operand l = operand(left);
+  Operand r = operand(right);
+  uint8_t flags = (l.is_constant ? kFlagKB : 0) | (r.is_constant ? kFlagKC : 0);
+  emit(op, code, dest, l.index, r.index, flags);
+  free_to(mark);
+}
+
+void CodeGen::compare_op(const Node& op, Operand left, Operand right, uint16_t dest) {
+  const std::string& t = op.text;
+  bool swap = t == ">" || t == ">=";
+  Opcode code = t == "=="                ? Opcode::EQ
+                : t == "!="              ? Opcode::NE
+                : (t == "<" || t == ">") ? Opcode::LT
+                                         : Opcode::LE;
+  if (swap) std::swap(left, right);
+  uint8_t flags = (left.is_constant ? kFlagKB : 0) | (right.is_constant ? kFlagKC : 0);
+  emit(op, code, dest, left.index, right.index, flags);
+}
+
+void CodeGen::compare_chain(const std::vector<const Node*>& ops,
+                            const std::vector<const InfixTree*>& xs, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  auto load = [&](const InfixTree& t) -> Operand {
+    if (t.leaf != nullptr) return operand(*t.leaf);
+    uint16_t reg = alloc_reg(*ops[0]);
+    infix_tree(t, reg);
+    return {false, reg};
+  };
+  uint16_t target = is_temp(dest) ? dest : alloc_reg(*ops[0]);
+  std::vector<size_t> exits;
+  Operand left = load(*xs[0]);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Operand right = load(*xs[i + 1]);
+    compare_op(*ops[i], left, right, target);
+    if (i + 1 < ops.size()) exits.push_back(emit_jump(*ops[i], Opcode::JMPIFNOT, target));
+    left = right;
+  }
+  for (size_t jump : exits) patch_here(jump);
+  if (target != dest) emit(*ops[0], Opcode::MOVE, dest, target);
+  free_to(mark);
+}
+
+void CodeGen::prefix_operator(const Node& node, const OperatorInfo& op, uint16_t dest) {
+  const Node& head = *node.children[0];
+  size_t n = node.children.size() - 1;
+  if (n == 0) fail(head, "operator '" + head.text + "' needs operands");
+  if (n == 1) {
+    if (head.text == "-") {
+      uint16_t mark = fs_->free_reg;
+      uint16_t r = expr_any(*node.children[1]);
+      emit(head, Opcode::NEG, dest, r);
+      free_to(mark);
+      return;
+    }
+    if (op.kind == OpKind::Arith && head.text == "+") {
+      expr(*node.children[1], dest);
+      return;
+    }
+    fail(head, "operator '" + head.text + "' needs two operands");
+  }
+  if (op.kind == OpKind::Compare) {
+    std::vector<InfixTree> leaves(n);
+    std::vector<const InfixTree*> xs;
+    std::vector<const Node*> ops;
+    for (size_t i = 0; i < n; ++i) {
+      leaves[i].leaf = node.children[i + 1].get();
+      if (i > 0) ops.push_back(&head);
+    }
+    for (InfixTree& t : leaves) xs.push_back(&t);
+    compare_chain(ops, xs, dest);
+    return;
+  }
+  // Arithmetic and logic fold left: (+ a b c) is ((a + b) + c).
+  InfixTree tree;
+  tree.leaf = node.children[1].get();
+  for (size_t i = 2; i <= n; ++i) {
+    InfixTree next;
+    next.ops.push_back(&head);
+    next.operands.push_back(std::move(tree));
+    InfixTree leaf;
+    leaf.leaf = node.children[i].get();
+    next.operands.push_back(std::move(leaf));
+    tree = std::move(next);
+  }
+  infix_tree(tree, dest);
+}
+
+// ---- calls ------------------------------------------------------------------
+
+std::pair<uint16_t, bool> CodeGen::arguments(const Node& at, const std::vector<const Node*>& args) {
+  uint16_t count = 0;
+  std::vector<std::pair<const Node*, const Node*>> keywords;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Node& arg = *args[i];
+    if (arg.kind == NodeKind::Keyword) {
+      if (i + 1 >= args.size()) fail(arg, "keyword ^" + arg.text + " needs a value");
+      keywords.emplace_back(&arg, args[i + 1]);
+      ++i;
+      continue;
+    }
+    uint16_t reg = alloc_reg(arg);
+    expr(arg, reg);
+    ++count;
+  }
+  if (keywords.empty()) return {count, false};
+  uint16_t map_reg = alloc_reg(at);
+  uint16_t mark = fs_->free_reg;
+  uint16_t first = fs_->free_reg;
+  for (auto& [key, value] : keywords) {
+    uint16_t kreg = alloc_reg(*key);
+    emit_bx(*key, Opcode::LOADK, kreg, string_constant(key->text));
+    uint16_t vreg = alloc_reg(*value);
+    expr(*value, vreg);
+  }
+  emit(at, Opcode::NEWMAP, map_reg, first, static_cast<uint16_t>(keywords.size()));
+  free_to(mark);
+  return {static_cast<uint16_t>(count + 1), true};
+}
+
+void CodeGen::call(const Node& node, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  uint16_t base = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(node);
+  expr(*node.children[0], base);
+  auto [count, keywords] = arguments(node, rest_of(node, 1));
+  emit(node, Opcode::CALL, base, count, 0, keywords ? kFlagKeywords : 0);
+  if (base != dest) emit(node, Opcode::MOVE, dest, base);
+  free_to(mark);
+}
+
+void CodeGen::method_call(const Node& at, const Node& receiver, const std::string& method,
+                          const std::vector<const Node*>& args, uint16_t dest) {
+  uint16_t mark = fs_->free_reg;
+  uint16_t base = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(at);
+  uint16_t recv = alloc_reg(receiver);
+  expr(receiver, recv);
+  auto [count, keywords] = arguments(at, args);
+  uint32_t k = string_constant(method);
+  if (k > 0xFFFF) fail(at, "too many constants in one function");
+  emit(at, Opcode::INVOKE, base, count, static_cast<uint16_t>(k), keywords ? kFlagKeywords : 0);
+  if (base != dest) emit(at, Opcode::MOVE, dest, base);
+  free_to(mark);
+}
+
+}  // namespace weft::compiler
