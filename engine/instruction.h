@@ -32,6 +32,9 @@ static_assert(sizeof(Instr) == 8, "instructions are 64 bits");
 
 inline constexpr uint8_t kFlagKB = 1;  // operand B is a constant
 inline constexpr uint8_t kFlagKC = 2;  // operand C is a constant
+// LT/LE written as > or >= with operands swapped; errors name them in the
+// order the script wrote them.
+inline constexpr uint8_t kFlagSwapped = 4;
 inline constexpr uint8_t kFlagKeywords = 1;
 inline constexpr uint8_t kFlagImmortal = 1;
 inline constexpr uint8_t kFlagStepRange = 1;

@@ -156,6 +156,16 @@ bool less_equal(const Value& a, const Value& b) {
   return compare_values(a, b) <= 0;
 }
 
+// For `a > b` compiled as `b < a`: compares in the script's order.
+int compare_swapped(const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number()) {
+    double x = a.as_number();
+    double y = b.as_number();
+    return x < y ? -1 : (x > y ? 1 : (x == y ? 0 : -2));
+  }
+  return compare_values(a, b);
+}
+
 bool equal(const Value& a, const Value& b) {
   if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
   return values_equal(a, b);
@@ -587,11 +597,27 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
           NEXT;
         }
         CASE(LT) {
-          R[ins.a] = Value::boolean(less_than(RKB(), RKC()));
+          const Value& b = RKB();
+          const Value& c = RKC();
+          if (b.is_int() && c.is_int()) {
+            R[ins.a] = Value::boolean(b.as_int() < c.as_int());
+          } else if (ins.flags & kFlagSwapped) {
+            R[ins.a] = Value::boolean(compare_swapped(c, b) > 0);
+          } else {
+            R[ins.a] = Value::boolean(less_than(b, c));
+          }
           NEXT;
         }
         CASE(LE) {
-          R[ins.a] = Value::boolean(less_equal(RKB(), RKC()));
+          const Value& b = RKB();
+          const Value& c = RKC();
+          if (b.is_int() && c.is_int()) {
+            R[ins.a] = Value::boolean(b.as_int() <= c.as_int());
+          } else if (ins.flags & kFlagSwapped) {
+            R[ins.a] = Value::boolean(compare_swapped(c, b) >= 0);
+          } else {
+            R[ins.a] = Value::boolean(less_equal(b, c));
+          }
           NEXT;
         }
         CASE(JMP) {

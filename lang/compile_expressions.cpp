@@ -396,7 +396,8 @@ void CodeGen::compare_op(const Node& op, Operand left, Operand right, uint16_t d
                 : (t == "<" || t == ">") ? Opcode::LT
                                          : Opcode::LE;
   if (swap) std::swap(left, right);
-  uint8_t flags = (left.is_constant ? kFlagKB : 0) | (right.is_constant ? kFlagKC : 0);
+  uint8_t flags = (left.is_constant ? kFlagKB : 0) | (right.is_constant ? kFlagKC : 0) |
+                  (swap ? kFlagSwapped : 0);
   emit(op, code, dest, left.index, right.index, flags);
 }
 
