@@ -2,6 +2,8 @@
 
 #include "engine/map.h"
 
+#include <stdexcept>
+
 namespace weft {
 
 void Proto::release_children(DestroyWorklist& worklist) {
@@ -24,21 +26,26 @@ Value NativeCall::keyword(std::string_view name, Value fallback) const {
   return keywords->find(name, out) ? out : fallback;
 }
 
+Module::Module(std::string name) : name_(std::move(name)) { chunks_.reserve(kMaxChunks); }
+
 Module::~Module() {
   // Every task has ended by now (the runtime's shutdown order), so no one
   // else holds these.
-  slots_.clear();
+  for (size_t i = 0; i < names_.size(); ++i) slot(static_cast<uint32_t>(i)).store(Value());
+  chunks_.clear();
   destroy_immortals(immortals_);
 }
 
 uint32_t Module::declare(const std::string& name) {
   auto it = index_.find(name);
   if (it != index_.end()) return it->second;
-  uint32_t slot = static_cast<uint32_t>(slots_.size());
-  slots_.push_back(Value::missing());
+  uint32_t index = static_cast<uint32_t>(names_.size());
+  if (index / kChunkSize >= kMaxChunks) throw std::length_error("too many global variables");
+  if (index % kChunkSize == 0) chunks_.push_back(std::make_unique<SharedSlot[]>(kChunkSize));
+  slot(index).store(Value::missing());
   names_.push_back(name);
-  index_.emplace(name, slot);
-  return slot;
+  index_.emplace(name, index);
+  return index;
 }
 
 int64_t Module::find(const std::string& name) const {

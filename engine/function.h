@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -11,6 +11,7 @@
 
 #include "engine/instruction.h"
 #include "engine/object.h"
+#include "engine/shared_slot.h"
 #include "engine/value.h"
 #include "lang/source.h"
 #include "scheduler/spin_lock.h"
@@ -66,26 +67,18 @@ class Proto final : public Obj {
 };
 
 // A captured variable, shared by every closure and task that uses it.
-// Protocol: `value_` is read and written only under `lock_`; the lock is
-// held for a copy and nothing else (see scheduler/spin_lock.h rule 3).
+// Reads and writes follow SharedSlot's protocol (engine/shared_slot.h).
 class Cell final : public Obj {
  public:
-  explicit Cell(Value value) : Obj(ObjType::Cell), value_(std::move(value)) {}
-  Value get() const {
-    std::lock_guard guard(lock_);
-    return value_;
+  explicit Cell(Value value) : Obj(ObjType::Cell), slot_(std::move(value)) {}
+  Value get() const { return slot_.load(); }
+  void set(Value value) { slot_.store(std::move(value)); }
+  void release_children(DestroyWorklist& worklist) override {
+    release_into(slot_.unsynchronized(), worklist);
   }
-  void set(Value value) {
-    {
-      std::lock_guard guard(lock_);
-      value_.swap_with(value);
-    }
-  }
-  void release_children(DestroyWorklist& worklist) override { release_into(value_, worklist); }
 
  private:
-  mutable SpinLock lock_;
-  Value value_;
+  SharedSlot slot_;
 };
 
 class Closure final : public Obj {
@@ -137,30 +130,34 @@ class Native final : public Obj {
 };
 
 // The top-level variables of one program (a file, or a REPL session).
-// Slots live in a deque so that references to them survive new globals
-// being declared (the REPL declares more as the session goes on).
+// Slots are SharedSlots in fixed-size chunks that never move, so tasks may
+// read and write globals while the REPL declares new ones.
 class Module {
  public:
-  explicit Module(std::string name) : name_(std::move(name)) {}
+  explicit Module(std::string name);
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
   ~Module();
 
   const std::string& name() const { return name_; }
   // The slot for `name`, declared (holding a missing value) if new.
+  // Declaring happens at compile time, never while tasks run.
   uint32_t declare(const std::string& name);
   // -1 when not declared.
   int64_t find(const std::string& name) const;
   const std::string& global_name(uint32_t slot) const { return names_[slot]; }
-  Value& slot(uint32_t index) { return slots_[index]; }
-  size_t size() const { return slots_.size(); }
+  SharedSlot& slot(uint32_t index) { return chunks_[index / kChunkSize][index % kChunkSize]; }
+  size_t size() const { return names_.size(); }
 
   // Makes `obj` immortal and owned by this module (freed with it).
   void adopt_immortal(Obj* obj);
 
  private:
+  static constexpr size_t kChunkSize = 256;
+  static constexpr size_t kMaxChunks = 4096;  // a million globals
+
   std::string name_;
-  std::deque<Value> slots_;
+  std::vector<std::unique_ptr<SharedSlot[]>> chunks_;  // reserved: never reallocates
   std::vector<std::string> names_;
   std::unordered_map<std::string, uint32_t> index_;
   std::mutex immortals_lock_;

@@ -85,7 +85,7 @@ void register_prelude(Runtime& runtime) {
   for (const PreludeMethod& m : kMethods) {
     int64_t slot = module->find(m.function);
     if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + m.function);
-    runtime.register_method(m.type, m.method, module->slot(static_cast<uint32_t>(slot)));
+    runtime.register_method(m.type, m.method, module->slot(static_cast<uint32_t>(slot)).load());
   }
   runtime.keep_module(std::move(module));
 }

@@ -50,7 +50,7 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   if (module.find("$args") < 0) {
     std::vector<Value> args;
     for (const std::string& arg : runtime.options().script_args) args.push_back(make_string(arg));
-    module.slot(module.declare("$args")) = make_array(std::move(args));
+    module.slot(module.declare("$args")).store(make_array(std::move(args)));
   }
   Proto* main = nullptr;
   try {

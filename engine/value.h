@@ -43,6 +43,7 @@ class Value {
     other.tag_ = ValueTag::Nil;
   }
   Value& operator=(const Value& other) {
+    if (this == &other) return *this;  // `old` below would empty `other` too
     if (other.tag_ == ValueTag::Object) other.obj_->retain();
     Value old(std::move(*this));
     tag_ = other.tag_;
@@ -128,6 +129,17 @@ class Value {
   void swap_with(Value& other) noexcept {
     std::swap(tag_, other.tag_);
     std::swap(int_, other.int_);
+  }
+
+  // The payload's bits, for SharedSlot's lock-free reads.
+  uint64_t raw_payload() const { return static_cast<uint64_t>(int_); }
+  // A value from raw bits without retaining: only for non-objects and
+  // immortal objects, which need no count.
+  static Value from_raw_unretained(ValueTag tag, uint64_t payload) {
+    Value v;
+    v.tag_ = tag;
+    v.int_ = static_cast<int64_t>(payload);
+    return v;
   }
 
   // Gives up ownership without releasing (the caller takes the reference).

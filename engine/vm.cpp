@@ -454,17 +454,17 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
           NEXT;
         }
         CASE(GETGLOBAL) {
-          const Value& g = proto->module->slot(ins.bx());
+          Value g = proto->module->slot(ins.bx()).load();
           if (g.is_missing()) {
             throw_error(ExcClass::RuntimeException, "variable '" +
                                                         proto->module->global_name(ins.bx()) +
                                                         "' used before its definition");
           }
-          R[ins.a] = g;
+          R[ins.a] = std::move(g);
           NEXT;
         }
         CASE(SETGLOBAL) {
-          proto->module->slot(ins.bx()) = R[ins.a];
+          proto->module->slot(ins.bx()).store(R[ins.a]);
           NEXT;
         }
         CASE(GETBUILTIN) {
