@@ -70,6 +70,30 @@ Value Array::pop() {
   return last;
 }
 
+bool Array::insert(int64_t index, Value value) {
+  std::lock_guard guard(lock_);
+  check_mutable();
+  int64_t n = static_cast<int64_t>(items_.size());
+  if (index < 0) index += n + 1;
+  if (index < 0 || index > n) return false;
+  items_.insert(items_.begin() + index, std::move(value));
+  return true;
+}
+
+bool Array::remove_at(int64_t index, Value& removed) {
+  Value old;  // dropped after unlock (rule 2)
+  {
+    std::lock_guard guard(lock_);
+    check_mutable();
+    int64_t at = resolve_index(index, items_.size());
+    if (at < 0) return false;
+    old = std::move(items_[at]);
+    items_.erase(items_.begin() + at);
+  }
+  removed.swap_with(old);
+  return true;
+}
+
 std::vector<Value> Array::snapshot() const {
   std::lock_guard guard(lock_);
   return items_;

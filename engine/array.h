@@ -34,6 +34,12 @@ class Array final : public Obj {
   void push(Value value);
   // Removes and gives the last item, or nil when empty.
   Value pop();
+  // Inserts before `index` (0..size; negative counts from the end, -1
+  // appends); false when out of range.
+  bool insert(int64_t index, Value value);
+  // Moves the item at `index` (negative from the end) into `removed`;
+  // false when out of range.
+  bool remove_at(int64_t index, Value& removed);
   std::vector<Value> snapshot() const;
   void replace_all(std::vector<Value> items);
 

@@ -6,7 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include <mutex>
+
 #include "engine/object.h"
+#include "scheduler/spin_lock.h"
 #include "engine/value.h"
 
 namespace weft {
@@ -23,7 +26,9 @@ std::optional<ExcClass> exc_class_from_name(std::string_view name);
 bool exc_is_a(ExcClass cls, ExcClass ancestor);
 
 // The value a script sees in `$ex`. Immutable once thrown, except that the
-// VM fills `trace` when it is first raised.
+// VM fills `trace` when it is first raised; since one exception value may be
+// thrown by several tasks at once, the trace is guarded by `lock_` (taken
+// for a copy or a single store, nothing else).
 class Exception final : public Obj {
  public:
   Exception(ExcClass cls, Value message, Value payload)
@@ -33,9 +38,19 @@ class Exception final : public Obj {
   ExcClass cls() const { return cls_; }
   const Value& message() const { return message_; }  // a String
   const Value& payload() const { return payload_; }  // the thrown non-exception, or nil
-  const Value& trace() const { return trace_; }      // an Array of Strings, or nil
-  bool has_trace() const { return !trace_.is_nil(); }
-  void set_trace(Value trace) { trace_ = std::move(trace); }
+  Value trace() const {  // an Array of Strings, or nil
+    std::lock_guard guard(lock_);
+    return trace_;
+  }
+  bool has_trace() const {
+    std::lock_guard guard(lock_);
+    return !trace_.is_nil();
+  }
+  // Sets the trace unless one is set already.
+  void set_trace(Value trace) {
+    std::lock_guard guard(lock_);
+    if (trace_.is_nil()) trace_.swap_with(trace);
+  }
 
   void release_children(DestroyWorklist& worklist) override;
 
@@ -43,6 +58,7 @@ class Exception final : public Obj {
   ExcClass cls_;
   Value message_;
   Value payload_;
+  mutable SpinLock lock_;
   Value trace_;
 };
 

@@ -21,6 +21,7 @@ namespace weft {
 class Map;
 class Module;
 class Runtime;
+class ScriptTask;
 
 // How a closure finds captured cell `index` when it is created: in a
 // register of the creating frame, or among the creating closure's own cells.
@@ -57,6 +58,7 @@ class Proto final : public Obj {
   uint16_t num_positional = 0;
   uint16_t num_required = 0;
   bool has_rest = false;
+  bool is_async = false;  // (fn ^^async ...): a call starts a task
   std::vector<Value> positional_names;  // Strings, for passing them by keyword
   std::vector<KeywordParam> keyword_params;
 
@@ -100,6 +102,7 @@ struct NativeCall {
   Value* args;
   uint32_t count;
   Map* keywords;  // nullptr when the call passed none
+  ScriptTask* task = nullptr;  // the calling task, when there is one
 
   const Value& arg(uint32_t i) const {
     static const Value kNil;

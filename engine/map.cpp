@@ -56,7 +56,7 @@ void Map::set(Value key, Value value) {
   }
 }
 
-bool Map::erase(std::string_view key) {
+bool Map::erase(std::string_view key, Value* removed_value) {
   Entry removed;
   {
     std::lock_guard guard(lock_);
@@ -70,6 +70,7 @@ bool Map::erase(std::string_view key) {
     ++holes_;
     if (holes_ > 16 && holes_ * 2 > entries_.size()) compact();
   }
+  if (removed_value != nullptr) removed_value->swap_with(removed.value);
   return true;
 }
 

@@ -34,7 +34,9 @@ class Map final : public Obj {
   // `key` must be a String.
   void set(Value key, Value value);
   void set(std::string_view key, Value value) { set(make_string(key), std::move(value)); }
-  bool erase(std::string_view key);
+  // False when `key` is missing; otherwise the value is moved into
+  // `removed` when given.
+  bool erase(std::string_view key, Value* removed = nullptr);
 
   std::vector<Value> keys() const;
   std::vector<Value> values() const;

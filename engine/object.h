@@ -35,6 +35,8 @@ enum class ObjType : uint8_t {
   Cell,
   Native,
   Exception,
+  Future,
+  Atom,
 };
 
 enum ObjFlag : uint8_t {

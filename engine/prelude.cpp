@@ -33,6 +33,36 @@ constexpr const char* kPrelude = R"weft(
 (fn map_filter [m f] (var out {}) (for k v in m (if (f k v) (out .set k v))) out)
 (fn map_reduce [m init f] (var acc init) (for k v in m (acc = (f acc k v))) acc)
 (fn map_each [m f] (for k v in m (f k v)) nil)
+(fn await_all [futures] (await (__all futures)))
+(fn await_any [futures] (await (__any futures)))
+(fn sleep [ms] (await (sleep_async ms)))
+(fn future_then [f cb] (async (cb (await f))))
+(fn future_on_success [f cb]
+  (if (! (__future_add_callback f [1 cb]))
+    (if (f/.state == "success")
+      (try (cb (__future_value f)) catch * (__report_callback_failure $ex))))
+  f)
+(fn future_on_failure [f cb]
+  (__future_mark_handled f)
+  (if (! (__future_add_callback f [2 cb]))
+    (if (f/.state == "failure")
+      (try (cb (__future_value f)) catch * (__report_callback_failure $ex))))
+  f)
+(fn __run_future_callbacks [f entries]
+  (var state f/.state)
+  (for entry in entries
+    (try
+      (if (entry/0 == 1)
+        (if (state == "success") (entry/1 (__future_value f)))
+       else
+        (if (state == "failure") (entry/1 (__future_value f))))
+     catch * (__report_callback_failure $ex)))
+  nil)
+(fn atom_swap [a f]
+  (loop
+    (var old a/.value)
+    (var new (f old))
+    (if (a .compare_and_set old new) (break new))))
 )weft";
 
 struct PreludeMethod {
@@ -49,7 +79,15 @@ constexpr PreludeMethod kMethods[] = {
     {ObjType::Range, "each", "array_each"},       {ObjType::Map, "map", "map_map"},
     {ObjType::Map, "filter", "map_filter"},       {ObjType::Map, "reduce", "map_reduce"},
     {ObjType::Map, "each", "map_each"},
+    {ObjType::Future, "then", "future_then"},
+    {ObjType::Future, "on_success", "future_on_success"},
+    {ObjType::Future, "on_failure", "future_on_failure"},
+    {ObjType::Atom, "swap", "atom_swap"},
 };
+
+// Prelude functions that scripts (or the runtime) call by name.
+constexpr const char* kExported[] = {"await_all", "await_any", "sleep",
+                                     "__run_future_callbacks"};
 
 // (new SomeException "message") compiles to (__new_exception "SomeException" "message").
 Value new_exception(NativeCall& call) {
@@ -86,6 +124,11 @@ void register_prelude(Runtime& runtime) {
     int64_t slot = module->find(m.function);
     if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + m.function);
     runtime.register_method(m.type, m.method, module->slot(static_cast<uint32_t>(slot)).load());
+  }
+  for (const char* name : kExported) {
+    int64_t slot = module->find(name);
+    if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + name);
+    runtime.register_builtin(name, module->slot(static_cast<uint32_t>(slot)).load());
   }
   runtime.keep_module(std::move(module));
 }

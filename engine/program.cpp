@@ -9,6 +9,9 @@
 #include "engine/exception.h"
 #include "engine/fiber.h"
 #include "engine/format.h"
+#include "engine/future.h"
+#include "engine/script_task.h"
+#include "scheduler/scheduler.h"
 #include "engine/string.h"
 #include "engine/vm.h"
 #include "lang/compiler.h"
@@ -25,8 +28,9 @@ std::string format_uncaught(const Value& exception) {
   out += ": ";
   out += display(e.message());
   out += '\n';
-  if (e.trace().is(ObjType::Array)) {
-    for (const Value& line : e.trace().as<Array>()->snapshot()) {
+  Value trace = e.trace();
+  if (trace.is(ObjType::Array)) {
+    for (const Value& line : trace.as<Array>()->snapshot()) {
       out += "  at ";
       out += display(line);
       out += '\n';
@@ -36,6 +40,13 @@ std::string format_uncaught(const Value& exception) {
 }
 
 }  // namespace
+
+void collect_unhandled(Runtime& runtime, ProgramResult& result) {
+  for (const std::string& report : runtime.take_unhandled_reports()) {
+    result.error += report + "\n";
+    if (result.exit_code == kExitOk) result.exit_code = kExitRuntimeError;
+  }
+}
 
 ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& source) {
   ProgramResult result;
@@ -62,16 +73,28 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   }
   if (runtime.options().dump_bytecode) result.error = disassemble(*main);
 
-  Fiber fiber;
-  Vm vm(runtime);
-  vm.start(fiber, Value::adopt(new Closure(main)), {});
-  RunStatus status = vm.run_to_end(fiber);
-  if (status == RunStatus::Completed) {
-    result.value = std::move(fiber.result);
-    return result;
+  // The top level is a task like any other, so it may await; the program
+  // ends when it and every task it started have ended.
+  Value future = ScriptTask::spawn(runtime, Value::adopt(new Closure(main)), {}, false, nullptr, 0,
+                                   {});
+  runtime.scheduler().wait_for_all_tasks_ended();
+  Future* f = future.as<Future>();
+  f->mark_handled();
+  switch (f->outcome()) {
+    case Outcome::Success:
+      result.value = f->result();
+      break;
+    case Outcome::Failure:
+      result.exit_code = kExitRuntimeError;
+      result.error += format_uncaught(f->result());
+      break;
+    default:
+      result.exit_code = kExitRuntimeError;
+      result.error += "the program was cancelled\n";
+      break;
   }
-  result.exit_code = kExitRuntimeError;
-  result.error += format_uncaught(fiber.exception);
+  if (runtime.exit_requested()) result.exit_code = runtime.exit_code();
+  collect_unhandled(runtime, result);
   return result;
 }
 
@@ -86,8 +109,14 @@ ProgramResult run_file(Runtime& runtime, const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   auto source = std::make_shared<SourceFile>(SourceFile{path, text.str()});
-  Module module(path);
-  return run_program(runtime, module, source);
+  auto module = std::make_unique<Module>(path);
+  ProgramResult result = run_program(runtime, *module, source);
+  // Futures kept in globals die with the module; report those that failed
+  // unhandled too.
+  result.value = Value();
+  module.reset();
+  collect_unhandled(runtime, result);
+  return result;
 }
 
 }  // namespace weft

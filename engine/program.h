@@ -28,6 +28,10 @@ struct ProgramResult {
 // errors; type, message and stack for runtime errors); nothing is printed.
 ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& source);
 
+// Moves the runtime's reports of unhandled failures into `result` (exit
+// status 70 unless another error set it).
+void collect_unhandled(Runtime& runtime, ProgramResult& result);
+
 // Reads `path` and runs it in a fresh module.
 ProgramResult run_file(Runtime& runtime, const std::string& path);
 

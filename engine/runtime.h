@@ -3,7 +3,9 @@
 // needs one is handed it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +20,8 @@
 namespace weft {
 
 class RegexCache;
+class Scheduler;
+class IoService;
 
 // Thrown by `(exit code)`; the runner flushes output and ends with `code`.
 struct ExitRequest {
@@ -26,6 +30,11 @@ struct ExitRequest {
 
 struct RuntimeOptions {
   std::vector<std::string> script_args;  // $args
+  unsigned threads = 0;                  // worker threads; 0: all cores
+  // Called by `(exit code)` after output is flushed; the command line ends
+  // the process here. Without it the program's tasks are stopped and the
+  // code is reported in ProgramResult.
+  std::function<void(int)> on_exit;
   bool dump_bytecode = false;
   bool trace_instructions = false;
 };
@@ -70,7 +79,34 @@ class Runtime {
 
   RegexCache& regex_cache() { return *regex_cache_; }
 
+  // 64 random bits for `rand`, from any thread without a lock.
+  uint64_t next_random();
+
+  // The worker pool, made on first use with options().threads workers.
+  Scheduler& scheduler();
+
+  // The I/O thread (timers now; files and sockets later), made on first use.
+  IoService& io();
+
+  // `(exit code)` from any task (see RuntimeOptions::on_exit).
+  void request_exit(int code);
+  bool exit_requested() const { return exit_code_.load(std::memory_order_acquire) >= 0; }
+  int exit_code() const { return exit_code_.load(std::memory_order_acquire); }
+
+  // A failure nobody looked at (a future destroyed unhandled, a callback
+  // that threw): kept for the program's report; the exit status becomes 70.
+  void report_unhandled(std::string message);
+  std::vector<std::string> take_unhandled_reports();
+  bool had_unhandled() const { return had_unhandled_.load(std::memory_order_acquire); }
+
+  // Keeps a module whose functions the runtime itself uses (the prelude of
+  // methods written in Weft); it is freed after everything else.
+  void keep_module(std::unique_ptr<Module> module) { kept_modules_.push_back(std::move(module)); }
+
  private:
+  // Declared first so that it is destroyed last: builtins and method tables
+  // refer to the kept modules' functions.
+  std::vector<std::unique_ptr<Module>> kept_modules_;
   RuntimeOptions options_;
   std::vector<Value> builtins_;
   std::vector<std::string> builtin_names_;
@@ -81,6 +117,20 @@ class Runtime {
   std::string out_buffer_;
   std::string* capture_ = nullptr;
   std::unique_ptr<RegexCache> regex_cache_;
+  std::atomic<uint64_t> rng_state_;  // SplitMix64 counter, seeded from std::random_device
+  // Declared late so that it is destroyed early: tasks refer to everything
+  // above. Made once, under scheduler_once_.
+  std::once_flag scheduler_once_;
+  std::unique_ptr<Scheduler> scheduler_;
+  // Destroyed before the scheduler: its shutdown settles pending timers,
+  // which may wake tasks.
+  std::once_flag io_once_;
+  std::unique_ptr<IoService> io_;
+  // -1 until (exit code); acquire/release pair the code with its readers.
+  std::atomic<int> exit_code_{-1};
+  std::mutex unhandled_lock_;
+  std::vector<std::string> unhandled_;
+  std::atomic<bool> had_unhandled_{false};
 };
 
 }  // namespace weft

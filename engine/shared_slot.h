@@ -61,18 +61,17 @@ class SharedSlot {
     // Rule 5: `value` now holds the old value; it is released here.
   }
 
-  // Replaces the value with `desired` if it is still `expected` (same bits:
-  // identity for objects); for atoms.
-  bool compare_and_store(const Value& expected, Value desired) {
+  // Replaces the value with `desired` if `same(current)` holds; for atoms.
+  // `same` runs under the lock: it must only compare.
+  template <class Same>
+  bool compare_and_store(Same&& same, Value desired) {
     {
       std::lock_guard guard(lock_);
-      if (value_.tag() != expected.tag() || value_.raw_payload() != expected.raw_payload()) {
-        return false;
-      }
+      if (!same(value_)) return false;
       value_.swap_with(desired);
       publish(value_);
     }
-    return true;
+    return true;  // rule 5: `desired` holds the old value, released here
   }
 
   // Only for the owner when no other thread can use the slot.

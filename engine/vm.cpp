@@ -22,7 +22,9 @@
 #include "engine/debug.h"
 #include "engine/exception.h"
 #include "engine/format.h"
+#include "engine/future.h"
 #include "engine/map.h"
+#include "engine/script_task.h"
 #include "engine/range.h"
 #include "engine/string.h"
 
@@ -334,29 +336,67 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
   }
 }
 
+// A task started inside nested scopes belongs to the innermost one; the
+// outer scopes see that scope's outcome, not the task's.
+std::vector<std::shared_ptr<TaskScope>> innermost_scope(ScriptTask* task) {
+  if (task == nullptr || task->open_scopes().empty()) return {};
+  return {task->open_scopes().back()};
+}
+
+// The failure of an awaited future, rethrown in the awaiting task: the same
+// class, message and value, with a trace that continues from the failed
+// task's frames into the awaiter's (the async stack trace).
+Value awaited_exception(const Value& failure, const Fiber& f) {
+  if (!failure.is(ObjType::Exception)) return as_exception(failure);
+  const Exception& original = *failure.as<Exception>();
+  std::vector<Value> lines;
+  Value trace = original.trace();
+  if (trace.is(ObjType::Array)) lines = trace.as<Array>()->snapshot();
+  lines.push_back(make_string("(awaited)"));
+  for (Value& line : build_trace(f).as<Array>()->snapshot()) lines.push_back(std::move(line));
+  Value copy = Value::adopt(new Exception(original.cls(), original.message(), original.payload()));
+  copy.as<Exception>()->set_trace(make_array(std::move(lines)));
+  return copy;
+}
+
 }  // namespace
 
-void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args) {
+void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args,
+               bool has_keywords) {
   fiber.stack.assign(args.size() + 16, Value());
   fiber.frames.clear();
   fiber.handlers.clear();
   fiber.stack[0] = callable;
+  uint32_t count = static_cast<uint32_t>(args.size());
   for (size_t i = 0; i < args.size(); ++i) fiber.stack[i + 1] = std::move(args[i]);
-  if (!callable.is(ObjType::Closure)) {
-    fiber.exception = make_exception(ExcClass::TypeException, "cannot call " + type_name(callable));
-    return;
-  }
-  Closure* closure = callable.as<Closure>();
-  const Proto& proto = *closure->proto();
-  size_t needed = 1 + proto.num_registers;
-  if (needed > fiber.stack.size()) fiber.stack.resize(needed);
   try {
-    bind_arguments(fiber, proto, 1, static_cast<uint32_t>(args.size()), false);
+    if (callable.is(ObjType::Native)) {
+      // A native runs to its end here; the fiber is complete at once.
+      const Native& native = *callable.as<Native>();
+      Map* keywords = nullptr;
+      if (has_keywords) keywords = fiber.stack[count--].as<Map>();
+      if (static_cast<int>(count) < native.min_args() ||
+          (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {
+        arity_error(native.name(), native.min_args(), native.max_args(), count);
+      }
+      NativeCall call{runtime_, fiber.stack.data() + 1, count, keywords};
+      fiber.result = native.fn()(call);
+      return;
+    }
+    if (!callable.is(ObjType::Closure)) {
+      throw_error(ExcClass::TypeException, "cannot call " + type_name(callable));
+    }
+    Closure* closure = callable.as<Closure>();
+    const Proto& proto = *closure->proto();
+    size_t needed = 2 + proto.num_registers + args.size();
+    if (needed > fiber.stack.size()) fiber.stack.resize(needed);
+    bind_arguments(fiber, proto, 1, count, has_keywords);
+    fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
   } catch (const ScriptError& e) {
     fiber.exception = make_exception(e.cls, e.message);
-    return;
+  } catch (ScriptThrow& t) {
+    fiber.exception = std::move(t.exception);
   }
-  fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
 }
 
 RunStatus Vm::run_to_end(Fiber& fiber) {
@@ -366,8 +406,15 @@ RunStatus Vm::run_to_end(Fiber& fiber) {
   }
 }
 
-RunStatus Vm::run(Fiber& f, int64_t budget) {
+RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   if (f.frames.empty()) return f.exception.is_nil() ? RunStatus::Completed : RunStatus::Failed;
+  // Entering again after a yield or a wake is a preemption or await point:
+  // a cancellation requested meanwhile is raised here, once.
+  if (task != nullptr && task->take_cancellation()) {
+    if (!deliver(f, make_exception(ExcClass::CancellationException, "task was cancelled"))) {
+      return RunStatus::Failed;
+    }
+  }
 
   Frame* frame = nullptr;
   Closure* closure = nullptr;
@@ -845,6 +892,41 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
         CASE(THROW) {
           throw ScriptThrow{as_exception(R[ins.a])};
         }
+        CASE(SPAWN) {
+          R[ins.a] = ScriptTask::spawn(runtime_, R[ins.b], {}, false, proto,
+                                       static_cast<uint32_t>(pc - 1 - proto->code.data()),
+                                       innermost_scope(task));
+          NEXT;
+        }
+        CASE(AWAIT) {
+          if (!R[ins.b].is(ObjType::Future)) {
+            R[ins.a] = R[ins.b];
+            NEXT;
+          }
+          Future* future = R[ins.b].as<Future>();
+          Outcome outcome = future->outcome();
+          if (outcome == Outcome::Pending) {
+            if (task == nullptr) {
+              throw_error(ExcClass::ConcurrencyException, "await on a pending future outside a task");
+            }
+            // ScriptTask rule 2: saved to run this AWAIT again on resume, before
+            // the task is published as a waiter.
+            frame->pc = pc - 1;
+            if (task->wait_for(*future) == AddWaiterResult::Registered) return RunStatus::Suspended;
+            --pc;
+            NEXT;
+          }
+          future->mark_handled();
+          if (outcome == Outcome::Success) {
+            R[ins.a] = future->result();
+            NEXT;
+          }
+          if (outcome == Outcome::Cancelled) {
+            throw_error(ExcClass::CancellationException, "future was cancelled");
+          }
+          frame->pc = pc;
+          throw ScriptThrow{awaited_exception(future->result(), f)};
+        }
         CASE(EXCMATCH) {
           const Value& e = R[ins.b];
           R[ins.a] =
@@ -873,6 +955,16 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
           grow_stack(f, needed);
           R = f.stack.data() + frame->base;
         }
+        if (p.is_async) {
+          // (fn ^^async ...): the call starts a task with the arguments as passed
+          // and gives its future.
+          std::vector<Value> args(std::make_move_iterator(R + call_base + 1),
+                                  std::make_move_iterator(R + call_base + 1 + call_count));
+          R[call_base] = ScriptTask::spawn(runtime_, R[call_base], std::move(args), call_keywords, proto,
+                                           static_cast<uint32_t>(pc - 1 - proto->code.data()),
+                                           innermost_scope(task));
+          NEXT;
+        }
         if (call_keywords || call_count != p.num_positional || p.has_rest ||
             !p.keyword_params.empty()) {
           bind_arguments(f, p, base, call_count, call_keywords);
@@ -897,7 +989,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget) {
           arity_error(native.name(), native.min_args(), native.max_args(), count);
         }
         frame->pc = pc;
-        NativeCall call{runtime_, R + call_base + 1, count, keywords};
+        NativeCall call{runtime_, R + call_base + 1, count, keywords, task};
         Value result = native.fn()(call);
         R[call_base] = std::move(result);
         NEXT;

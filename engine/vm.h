@@ -13,18 +13,24 @@ enum class RunStatus : uint8_t {
   Completed,  // fiber.result holds the value
   Failed,     // fiber.exception holds an uncaught Exception
   Yielded,    // budget spent; call run() again to continue
+  Suspended,  // awaiting a pending future; the task is registered as its waiter
 };
+
+class ScriptTask;
 
 class Vm {
  public:
   explicit Vm(Runtime& runtime) : runtime_(runtime) {}
 
   // Prepares `fiber` to call `callable` with `args` (a Closure or Native).
-  void start(Fiber& fiber, const Value& callable, std::vector<Value> args);
+  // With `has_keywords`, the last of `args` is a map of keyword arguments.
+  void start(Fiber& fiber, const Value& callable, std::vector<Value> args,
+             bool has_keywords = false);
 
-  // Runs until the fiber completes or fails, or until roughly `budget`
-  // backward jumps and calls have happened.
-  [[nodiscard]] RunStatus run(Fiber& fiber, int64_t budget);
+  // Runs until the fiber completes or fails, until roughly `budget`
+  // backward jumps and calls have happened, or until it awaits a pending
+  // future (only when `task` runs it: the task is then its waiter).
+  [[nodiscard]] RunStatus run(Fiber& fiber, int64_t budget, ScriptTask* task = nullptr);
 
   // Convenience for single-threaded callers: runs to the end.
   [[nodiscard]] RunStatus run_to_end(Fiber& fiber);

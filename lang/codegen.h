@@ -307,6 +307,13 @@ class CodeGen {
   void form_throw(const Node& node, uint16_t dest);
   void form_new(const Node& node, uint16_t dest);
   void form_fn(const Node& node, uint16_t dest);
+  void form_async(const Node& node, uint16_t dest);
+  void form_await(const Node& node, uint16_t dest);
+  void form_scope(const Node& node, uint16_t dest);
+  // Calls builtin `name` with the values in `args` (registers); result in
+  // `dest`.
+  void call_builtin(const Node& at, const char* name, const std::vector<uint16_t>& args,
+                    uint16_t dest);
   void leave_tries(const Node& at, size_t down_to);
   void loop_body(const Node& at, const std::vector<const Node*>& body, LoopContext& loop);
 

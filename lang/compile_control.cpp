@@ -27,6 +27,9 @@ bool CodeGen::special_form(const Node& node, uint16_t dest) {
   if (name == "throw") return form_throw(node, dest), true;
   if (name == "new") return form_new(node, dest), true;
   if (name == "fn") return form_fn(node, dest), true;
+  if (name == "async") return form_async(node, dest), true;
+  if (name == "await") return form_await(node, dest), true;
+  if (name == "scope") return form_scope(node, dest), true;
   return false;
 }
 
@@ -457,12 +460,7 @@ void CodeGen::leave_tries(const Node& at, size_t down_to) {
     // While its finally body runs, the try being left is no longer active.
     fs_->tries.resize(i);
     emit(at, Opcode::ENDTRY);
-    if (saved[i].finally_body != nullptr) {
-      uint16_t mark = fs_->free_reg;
-      uint16_t tmp = alloc_reg(at);
-      block(at, *saved[i].finally_body, tmp);
-      free_to(mark);
-    }
+    if (saved[i].on_leave) saved[i].on_leave(at);
   }
   fs_->tries = std::move(saved);
 }
@@ -586,7 +584,12 @@ void CodeGen::form_try(const Node& node, uint16_t dest) {
   if (has_finally) {
     outer_exc = alloc_reg(node);
     outer_try = emit_jump(node, Opcode::TRY, outer_exc);
-    fs_->tries.push_back(TryContext{&finally_body});
+    fs_->tries.push_back(TryContext{[this, &finally_body](const Node& at) {
+      uint16_t mark = fs_->free_reg;
+      uint16_t tmp = alloc_reg(at);
+      block(at, finally_body, tmp);
+      free_to(mark);
+    }});
   }
   if (!clauses.empty()) {
     uint16_t exc = alloc_reg(node);

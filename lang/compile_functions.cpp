@@ -6,10 +6,13 @@ namespace weft::compiler {
 // (fn [^^async] [name] [params] body...)
 void CodeGen::form_fn(const Node& node, uint16_t dest) {
   size_t i = 1;
+  bool is_async = false;
   while (i + 1 < node.children.size() && node.children[i]->kind == NodeKind::Keyword) {
     const Node& flag = *node.children[i];
     if (flag.text != "async") fail(flag, "unknown function flag ^" + flag.text);
-    fail(flag, "async functions arrive with the concurrency core");
+    const Node& value = *node.children[i + 1];
+    if (value.kind != NodeKind::Bool) fail(value, "^async takes true or false (write ^^async)");
+    is_async = value.bool_value;
     i += 2;
   }
   const Node* name = nullptr;
@@ -23,6 +26,7 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
   const Node& params = *node.children[i];
   std::vector<const Node*> body = rest_of(node, i + 1);
   Proto* proto = function_body(node, name != nullptr ? name->text : "", params, body);
+  proto->is_async = is_async;
   uint32_t k = add_constant(Value::adopt(proto));
   // The constant holds the compiler's reference; the module owns it too.
   if (k > 0xFFFFFF) fail(node, "too many functions");

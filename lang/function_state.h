@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,7 +40,9 @@ struct LoopContext {
 };
 
 struct TryContext {
-  const std::vector<const Node*>* finally_body;  // nullptr without finally
+  // Emits the code that must run when control leaves the try by break,
+  // continue or return: a finally body, or a scope's abort. Empty without.
+  std::function<void(const Node& at)> on_leave;
 };
 
 struct UpvalueEntry {

@@ -14,6 +14,7 @@ void register_map_methods(Runtime& runtime);      // .size .keys .values ...
 void register_regex_builtins(Runtime& runtime);   // re/match re/find_all re/replace re/split
 void register_json_builtins(Runtime& runtime);    // json/parse json/stringify
 void register_file_builtins(Runtime& runtime);    // synchronous io/read io/write ...
+void register_async_builtins(Runtime& runtime);   // futures, scopes, timers, atoms
 // Methods written in Weft (engine/prelude.cpp); needs the builtins above.
 void register_prelude(Runtime& runtime);
 
@@ -26,6 +27,7 @@ inline void register_stdlib(Runtime& runtime) {
   register_regex_builtins(runtime);
   register_json_builtins(runtime);
   register_file_builtins(runtime);
+  register_async_builtins(runtime);
   register_prelude(runtime);
 }
 

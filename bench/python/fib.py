@@ -1,0 +1,11 @@
+# Recursive Fibonacci: function calls, integer compare and add.
+# Checksum: fib(30) = 832040.
+
+
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+print(fib(30))

@@ -1,0 +1,81 @@
+#include "engine/future.h"
+
+#include "engine/array.h"
+#include "engine/exception.h"
+#include "engine/format.h"
+#include "engine/function.h"
+#include "engine/runtime.h"
+#include "engine/script_task.h"
+
+namespace weft {
+
+Future::~Future() = default;
+
+void Future::report_if_unhandled() {
+  if (core_.outcome() == Outcome::Failure && !handled_.load(std::memory_order_relaxed)) {
+    std::string where = origin();
+    std::string what = display(result_);
+    if (result_.is(ObjType::Exception)) {
+      const Exception& e = *result_.as<Exception>();
+      what = std::string(exc_class_name(e.cls())) + ": " + display(e.message());
+    }
+    runtime_.report_unhandled("unhandled failure in " +
+                              (where.empty() ? std::string("a future") : "task started at " + where) +
+                              ": " + what);
+  }
+}
+
+bool Future::settle(Outcome outcome, Value value) {
+  // Rule 1: the value is written between the claim and the publish.
+  if (!core_.try_settle(outcome, [&] { result_ = std::move(value); })) return false;
+  dispatch_callbacks();
+  return true;
+}
+
+bool Future::cancel() {
+  if (!settle(Outcome::Cancelled, Value())) return false;
+  if (task_) task_->cancel();
+  return true;
+}
+
+bool Future::add_callback(Value entry) {
+  std::lock_guard guard(lock_);
+  if (callbacks_dispatched_) return false;
+  callbacks_.push_back(std::move(entry));
+  return true;
+}
+
+void Future::dispatch_callbacks() {
+  std::vector<Value> entries;
+  {
+    std::lock_guard guard(lock_);
+    callbacks_dispatched_ = true;
+    entries.swap(callbacks_);
+  }
+  if (entries.empty()) return;
+  int64_t runner = runtime_.find_builtin("__run_future_callbacks");
+  if (runner < 0) return;
+  // Rule 2: the callbacks run in order, in one task, never on the settling
+  // thread (which may be the I/O thread).
+  (void)ScriptTask::spawn(runtime_, runtime_.builtin(static_cast<uint32_t>(runner)),
+                          {Value::share(this), make_array(std::move(entries))}, false, nullptr, 0,
+                          {});
+}
+
+std::string Future::origin() const {
+  if (origin_proto_ == nullptr) return "";
+  SourceLoc loc = origin_proto_->location_at(origin_pc_);
+  return (origin_proto_->source ? origin_proto_->source->name : std::string("?")) + ":" +
+         std::to_string(loc.line);
+}
+
+void Future::release_children(DestroyWorklist& worklist) {
+  report_if_unhandled();  // before the exception is released below
+  release_into(result_, worklist);
+  for (Value& entry : callbacks_) release_into(entry, worklist);
+  callbacks_.clear();
+}
+
+Value make_future(Runtime& runtime) { return Value::adopt(new Future(runtime)); }
+
+}  // namespace weft

@@ -1,0 +1,91 @@
+// A script future: a PromiseCore (scheduler/promise.h) plus the value it
+// settles with, the callbacks registered on it, and what is needed to
+// report a failure nobody looked at.
+//
+// Protocol:
+//   1. The value (`result_`) is written only by the winner of the core's
+//      claim, between try_claim and publish (PromiseCore rule 2); it is read
+//      only after outcome() returned a settled outcome (acquire), and never
+//      written again. So result() needs no lock.
+//   2. Callbacks (`callbacks_`, `callbacks_dispatched_`) are guarded by
+//      `lock_`. The settler, after publishing, takes the list and marks it
+//      dispatched under the lock; a registration that finds it dispatched
+//      is refused and the caller runs the callback at once itself. So each
+//      callback runs exactly once, and those queued before the settle run
+//      in registration order in one task.
+//   3. `handled_` is set (relaxed: a hint read only at destruction, after
+//      the last reference's acq_rel release) by await, on_failure and the
+//      combinators. A failed future destroyed unhandled is reported to the
+//      runtime.
+//   4. `task_` (the task whose result this is, for cancellation) is set
+//      once by the spawner before the future is shared, and never changes.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "engine/object.h"
+#include "engine/value.h"
+#include "scheduler/promise.h"
+#include "scheduler/spin_lock.h"
+#include "scheduler/task.h"
+
+namespace weft {
+
+class Runtime;
+class Proto;
+
+class Future final : public Obj {
+ public:
+  explicit Future(Runtime& runtime) : Obj(ObjType::Future), runtime_(runtime) {}
+  ~Future() override;
+
+  PromiseCore& core() { return core_; }
+  Outcome outcome() const { return core_.outcome(); }
+  // Valid once outcome() is settled (rule 1): the value, the exception,
+  // or nil when cancelled.
+  const Value& result() const { return result_; }
+
+  // Each settles the future if it is still pending; false otherwise.
+  [[nodiscard]] bool complete(Value value) { return settle(Outcome::Success, std::move(value)); }
+  [[nodiscard]] bool fail(Value exception) { return settle(Outcome::Failure, std::move(exception)); }
+  // Also cancels the task that computes it, if any.
+  [[nodiscard]] bool cancel();
+
+  void mark_handled() { handled_.store(true, std::memory_order_relaxed); }
+
+  // Queues (kind, callback) to run when the future settles; false when it
+  // has settled already and the caller must run it at once (rule 2).
+  [[nodiscard]] bool add_callback(Value entry);
+
+  void set_task(TaskRef task) { task_ = std::move(task); }
+  void set_origin(const Proto* proto, uint32_t pc) {
+    origin_proto_ = proto;
+    origin_pc_ = pc;
+  }
+  // "file:line" where the task was started, or "" when unknown.
+  std::string origin() const;
+
+  void release_children(DestroyWorklist& worklist) override;
+
+ private:
+  [[nodiscard]] bool settle(Outcome outcome, Value value);
+  void report_if_unhandled();
+  void dispatch_callbacks();
+
+  Runtime& runtime_;
+  PromiseCore core_;
+  Value result_;
+  std::atomic<bool> handled_{false};
+  SpinLock lock_;
+  std::vector<Value> callbacks_;
+  bool callbacks_dispatched_ = false;
+  TaskRef task_;
+  const Proto* origin_proto_ = nullptr;
+  uint32_t origin_pc_ = 0;
+};
+
+Value make_future(Runtime& runtime);
+
+}  // namespace weft

@@ -1,0 +1,130 @@
+#include "engine/script_task.h"
+
+#include <cstdio>
+
+#include "engine/exception.h"
+#include "engine/future.h"
+#include "engine/task_scope.h"
+#include "engine/vm.h"
+#include "scheduler/scheduler.h"
+
+namespace weft {
+
+ScriptTask::ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args,
+                       bool has_keywords, Value future)
+    : runtime_(runtime),
+      callable_(std::move(callable)),
+      args_(std::move(args)),
+      has_keywords_(has_keywords),
+      future_(std::move(future)) {}
+
+ScriptTask::~ScriptTask() = default;
+
+Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> args,
+                        bool has_keywords, const Proto* origin_proto, uint32_t origin_pc,
+                        std::vector<std::shared_ptr<TaskScope>> scopes) {
+  Value future = make_future(runtime);
+  Future* f = future.as<Future>();
+  f->set_origin(origin_proto, origin_pc);
+  TaskRef task =
+      TaskRef::adopt(new ScriptTask(runtime, std::move(callable), std::move(args), has_keywords, future));
+  auto* script = static_cast<ScriptTask*>(task.get());
+  for (auto& scope : scopes) scope->add_child(future);
+  script->member_of_ = std::move(scopes);
+  f->set_task(task);  // rule 4 of future.h: before the future is shared
+  runtime.scheduler().spawn(*task);
+  return future;
+}
+
+AddWaiterResult ScriptTask::wait_for(Future& future) {
+  if (waker_.in_use() && waiting_on_ == &future) {
+    return AddWaiterResult::Registered;  // a spurious run (rule 2)
+  }
+  if (extra_waker_ != nullptr && extra_waiting_on_ == &future) {
+    return AddWaiterResult::Registered;
+  }
+  if (!waker_.in_use()) {
+    waiting_on_ = &future;
+    return waker_.register_on(future.core(), *this);
+  }
+  // The embedded node still belongs to a promise that has not settled (the
+  // task was cancelled while waiting on it): wait with a node of its own.
+  drop_extra_waker();
+  DetachableTaskWaker* node = DetachableTaskWaker::create(*this);
+  AddWaiterResult result = node->arm(future.core());
+  if (result == AddWaiterResult::AlreadySettled) {
+    (void)node->detach();
+    return result;
+  }
+  extra_waker_ = node;
+  extra_waiting_on_ = &future;
+  return result;
+}
+
+void ScriptTask::drop_extra_waker() {
+  if (extra_waker_ == nullptr) return;
+  (void)extra_waker_->detach();  // promise.h rule 8: exactly once
+  extra_waker_ = nullptr;
+  extra_waiting_on_ = nullptr;
+}
+
+bool ScriptTask::take_cancellation() {
+  if (cancellation_delivered_ || !cancel_requested()) return false;
+  cancellation_delivered_ = true;
+  return true;
+}
+
+RunResult ScriptTask::run(std::uint32_t budget) {
+  try {
+    Vm vm(runtime_);
+    if (!started_) {
+      started_ = true;
+      fiber_ = std::make_unique<Fiber>();
+      vm.start(*fiber_, callable_, std::move(args_), has_keywords_);
+      callable_ = Value();
+      args_.clear();
+    }
+    switch (vm.run(*fiber_, budget, this)) {
+      case RunStatus::Completed:
+        finish(false, std::move(fiber_->result));
+        return RunResult::Completed;
+      case RunStatus::Failed:
+        finish(true, std::move(fiber_->exception));
+        return RunResult::Completed;
+      case RunStatus::Yielded:
+        return RunResult::Yielded;
+      case RunStatus::Suspended:
+        return RunResult::Suspended;
+    }
+  } catch (const ExitRequest& exit) {
+    runtime_.request_exit(exit.code);
+    finish(true, make_exception(ExcClass::CancellationException, "the program exited"));
+  } catch (...) {
+    // run() must not throw (task.h rule 7): anything unexpected fails the
+    // task rather than taking the process down.
+    finish(true, make_exception(ExcClass::RuntimeException, "internal error in task"));
+  }
+  return RunResult::Completed;
+}
+
+void ScriptTask::finish(bool failed, Value result) {
+  Future* f = future_.as<Future>();
+  Value outcome = result;
+  if (failed) {
+    (void)f->fail(std::move(result));
+  } else {
+    (void)f->complete(std::move(result));
+  }
+  for (auto& scope : member_of_) scope->child_ended(failed, outcome);
+  member_of_.clear();
+  // Scopes this task opened but never closed (it ended by an exception
+  // that skipped their finally, e.g. exit) are aborted so their children
+  // are not left waiting for a join.
+  for (auto& scope : open_scopes_) (void)scope->abort();
+  open_scopes_.clear();
+  drop_extra_waker();
+  fiber_.reset();
+  future_ = Value();
+}
+
+}  // namespace weft

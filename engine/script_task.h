@@ -1,0 +1,84 @@
+// A script task: a scheduler Task (scheduler/task.h) that runs a fiber of
+// the interpreter, settles a future with the result, and belongs to the
+// scopes that were open in its creator when it was started.
+//
+// Protocol (on top of the scheduler's, task.h rules 1-7):
+//   1. Everything here except what the Task base holds is touched only by
+//      the worker currently inside run(); the scheduler's state word orders
+//      one run's writes before the next run's reads.
+//   2. Awaiting (engine/vm.cpp, AWAIT): the fiber is saved to re-execute the
+//      AWAIT, then the task registers `waker_` on the future (or, when the
+//      embedded waker is still registered elsewhere after a spurious run, a
+//      detachable one) and run() returns Suspended. When run() is entered
+//      again, AWAIT runs again and finds the future settled (or a
+//      cancellation, or a spurious wake: it then suspends again without a
+//      second registration).
+//   3. Cancellation: Future::cancel sets the base's cancel flag and wakes
+//      the task; at its next await or preemption point the interpreter
+//      raises CancellationException in the fiber, once.
+//   4. On completion the task settles its future (no-op if cancelled
+//      already), tells its scopes, and drops its fiber and its reference to
+//      the future (which breaks the task <-> future reference cycle).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/fiber.h"
+#include "engine/runtime.h"
+#include "engine/value.h"
+#include "scheduler/task.h"
+#include "scheduler/task_waker.h"
+
+namespace weft {
+
+class Future;
+class TaskScope;
+
+class ScriptTask final : public Task {
+ public:
+  // Starts `callable` with `args` on the runtime's scheduler; gives the
+  // task's future. `origin_proto`/`origin_pc` say where it was started.
+  static Value spawn(Runtime& runtime, Value callable, std::vector<Value> args,
+                     bool has_keywords, const Proto* origin_proto, uint32_t origin_pc,
+                     std::vector<std::shared_ptr<TaskScope>> scopes);
+
+  Runtime& runtime() { return runtime_; }
+
+  // --- for the interpreter, on this task's worker -------------------------
+  // Registers this task to be woken when `future` settles (rule 2).
+  [[nodiscard]] AddWaiterResult wait_for(Future& future);
+  // True once per cancellation: the interpreter raises it then.
+  [[nodiscard]] bool take_cancellation();
+  std::vector<std::shared_ptr<TaskScope>>& open_scopes() { return open_scopes_; }
+
+ protected:
+  RunResult run(std::uint32_t budget) override;
+
+ private:
+  ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
+             Value future);
+  ~ScriptTask() override;
+  void finish(bool failed, Value result);
+  void drop_extra_waker();
+
+  Runtime& runtime_;
+  Value callable_;
+  std::vector<Value> args_;
+  bool has_keywords_ = false;
+  bool started_ = false;
+  bool cancellation_delivered_ = false;
+  std::unique_ptr<Fiber> fiber_;
+  Value future_;
+  TaskWaker waker_;
+  Future* waiting_on_ = nullptr;  // the future waker_ is registered on
+  DetachableWaiter* extra_waker_ = nullptr;  // see wait_for
+  Future* extra_waiting_on_ = nullptr;
+  // Scopes this task belongs to (as a child), told when it ends.
+  std::vector<std::shared_ptr<TaskScope>> member_of_;
+  // Scopes this task has opened and not yet closed, innermost last.
+  std::vector<std::shared_ptr<TaskScope>> open_scopes_;
+};
+
+}  // namespace weft

@@ -1,0 +1,156 @@
+// IoService: the one dedicated thread ("weft-io") that runs Weft's Boost.Asio
+// io_context. Script tasks never touch the io_context: they hand requests
+// to this service, and its callbacks only complete promises. Nothing here
+// knows what a script value is.
+//
+// Implementation overview
+// =======================
+// The constructor starts the thread, which runs the io_context while a work
+// guard keeps it from returning when idle. Each kind of I/O is a module in
+// its own file pair, owned by IoService::Impl: timers are io/timer_queue.*;
+// files, TCP, HTTP and processes follow the same pattern (a module object
+// that queues requests to the I/O thread and calls back from it).
+//
+// pending_, the one word every submitting thread writes:
+//
+//    63   62                                                            0
+//   +---+-----------------------------------------------------------------+
+//   |CLS|  operations accepted and not yet completed (63 bits)            |
+//   +---+-----------------------------------------------------------------+
+//
+//   CLS (kClosed)  set once by shutdown(); no operation is accepted after.
+//
+// Rules
+// -----
+//   1. Accepting. try_begin_operation() increments the count with a
+//      compare-and-swap that fails if CLS is set, so no operation is counted
+//      after shutdown began, not even for a moment. The count's modification
+//      order alone decides "accepted before the close" or "rejected"; the
+//      operation's data reaches the I/O thread through its own channel
+//      (an asio::post, or the timer inbox's release/acquire pair).
+//   2. Completing. end_operation() decrements the count after the
+//      operation's callback has returned (release), so a thread that reads
+//      pending_operations() == 0 (acquire) also sees everything those
+//      callbacks wrote. That is what lets the runtime conclude "no timer or
+//      I/O pending".
+//   3. Rejection. After shutdown began, start_timer calls done(false) at
+//      once on the calling thread and returns an empty handle; post returns
+//      false and drops the function.
+//   4. Callbacks (timer callbacks and posted functions) run on the I/O
+//      thread in a noexcept frame: an exception escaping one terminates the
+//      process. They must not block for long: every other timer waits.
+//
+// Shutdown steps (shutdown(), any thread but the I/O thread; idempotent;
+// the destructor calls it)
+// ------------------------------------------------------------------------
+//   1. Close: set CLS (rule 1). New requests fail fast (rule 3); work
+//      accepted before still completes, posted functions included.
+//   2. Sweep: post TimerQueue::close(), which calls every pending timer's
+//      callback with false, exactly once (timer_queue.h, rule 7).
+//   3. Let go: when the count reaches zero with CLS set (at once in step 1,
+//      or at the last end_operation, on whichever thread), post
+//      finish_shutdown() to the I/O thread, which stops the master timer and
+//      resets the work guard. It is posted exactly once: exactly one
+//      operation moves the word to "CLS, count 0".
+//   4. Join: io_context::run() returns when no handler is left; shutdown()
+//      joins the thread. When shutdown() returns, every accepted operation's
+//      callback has run.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "io/timer.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace weft {
+
+// Timer counts since the service started. Each is written only by the I/O
+// thread and is exact whenever pending_operations() is 0 (then
+// timers_started == timers_fired + timers_cancelled). Timers rejected after
+// shutdown are not counted.
+struct IoStats {
+  std::uint64_t timers_started = 0;    // accepted and seen by the I/O thread
+  std::uint64_t timers_fired = 0;      // done(true) called
+  std::uint64_t timers_cancelled = 0;  // done(false) called: cancel() or shutdown
+};
+
+class IoService {
+ public:
+  // Starts the I/O thread.
+  IoService();
+  // Calls shutdown(). Must not run on the I/O thread; all cancel() calls on
+  // this service's TimerHandles must have returned.
+  ~IoService();
+  IoService(const IoService&) = delete;
+  IoService& operator=(const IoService&) = delete;
+
+  // Runs fn on the I/O thread. Any thread. False if the service has shut
+  // down; fn is then dropped without running (rule 3).
+  [[nodiscard]] bool post(std::function<void()> fn);
+
+  // Calls done(true) on the I/O thread once `delay` has elapsed (never
+  // before), or done(false) on the I/O thread if the timer is cancelled
+  // first (TimerHandle::cancel or shutdown): exactly one call either way.
+  // Any thread. One allocation (plus whatever std::function needs for a
+  // large callable). After shutdown, calls done(false) at once on the
+  // calling thread and returns an empty handle.
+  [[nodiscard]] TimerHandle start_timer(std::chrono::nanoseconds delay,
+                                        std::function<void(bool fired)> done);
+
+  // Timers and posted functions accepted and not yet completed (a callback
+  // still running counts). Any thread; see rule 2.
+  [[nodiscard]] std::uint64_t pending_operations() const noexcept;
+
+  [[nodiscard]] IoStats stats() const noexcept;
+
+  // The I/O thread's id; stays valid after shutdown.
+  [[nodiscard]] std::thread::id thread_id() const noexcept { return thread_id_; }
+  [[nodiscard]] bool on_io_thread() const noexcept {
+    return std::this_thread::get_id() == thread_id_;
+  }
+
+  // The shutdown steps above. Throws std::logic_error on the I/O thread
+  // (it would join itself).
+  void shutdown();
+
+  // For io/ modules only; the engine uses the calls above.
+  //
+  // The io_context the I/O thread runs. Handlers run only on that thread.
+  [[nodiscard]] boost::asio::io_context& context() noexcept;
+  // Rule 1: counts one operation, or returns false after shutdown began.
+  // Every true result must be matched by exactly one end_operation().
+  [[nodiscard]] bool try_begin_operation() noexcept;
+  // Rule 2: any thread, after the operation's callback has returned.
+  void end_operation() noexcept;
+
+ private:
+  struct Impl;
+
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kCountMask = kClosed - 1;
+
+  void run_io_thread() noexcept;
+  void finish_shutdown() noexcept;  // I/O thread: shutdown step 3
+
+  // Written by the constructor before the thread starts; then read-only.
+  std::unique_ptr<Impl> impl_;
+  std::thread::id thread_id_;
+
+  // Written by every submitting and completing thread.
+  alignas(64) std::atomic<std::uint64_t> pending_{0};
+
+  // Makes concurrent or repeated shutdown() calls wait for one join.
+  alignas(64) std::mutex shutdown_mutex_;
+  std::thread thread_;  // guarded by shutdown_mutex_ after construction
+};
+
+}  // namespace weft

@@ -1,0 +1,249 @@
+// TimerQueue: the protocol (op states and phases, rules 1-8) is at the top
+// of io/timer_queue.h.
+#include "io/timer_queue.h"
+
+#include <utility>
+
+#include "io/io_service.h"
+
+namespace weft {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Statistics have one writer, the I/O thread, so a load and a store replace
+// a read-modify-write. Relaxed: they are counters for people, not a
+// hand-off; nothing is read because of them.
+void bump(std::atomic<std::uint64_t>& counter) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+// Moves the op out of Pending, or fails if it has left it already (rules 4,
+// 5 and 7). Relaxed: the state only elects one winner among fire, cancel
+// and the shutdown sweep, and read-modify-writes on one word agree on that
+// by themselves. No data travels with it: the callback reached the I/O
+// thread by rule 1, and a cancel reaches it through its own inbox push.
+bool claim(TimerOp* op, TimerState to) noexcept {
+  TimerState expected = TimerState::Pending;
+  return op->state.compare_exchange_strong(expected, to, std::memory_order_relaxed,
+                                           std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void TimerOp::retain() noexcept {
+  // Relaxed: a reference is only ever made from one that is already held,
+  // so the op cannot be freed concurrently, and nothing is published.
+  refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TimerOp::release() noexcept {
+  // Acq_rel: the release half publishes this holder's last uses of the op;
+  // the acquire half, on the final decrement, pairs with the release of
+  // every earlier one, so the deleting thread sees all of them.
+  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+TimerQueue::TimerQueue(IoService& service, asio::io_context& context)
+    : service_(service), context_(context), master_(context) {}
+
+TimerQueue::~TimerQueue() {
+  // After the join (rule 7): only cancel links that arrived when the thread
+  // had stopped can be left, and their ops have completed. Acquire: pairs
+  // with the release push of each link, like drain().
+  InboxLink* link = inbox_.exchange(nullptr, std::memory_order_acquire);
+  while (link != nullptr) {
+    InboxLink* next = link->next;
+    link->op->release();
+    link = next;
+  }
+}
+
+TimerHandle TimerQueue::start(std::chrono::nanoseconds delay,
+                              std::function<void(bool fired)> done) {
+  const Clock::time_point now = Clock::now();
+  if (delay < Clock::duration::zero()) delay = Clock::duration::zero();
+  const Clock::time_point deadline =
+      delay > Clock::time_point::max() - now ? Clock::time_point::max() : now + delay;
+  // Two references (rule 6): the handle's, adopted below, and the queue's.
+  auto* op = new TimerOp(this, deadline, std::move(done));
+  push(&op->arm_link);  // rule 1; the handle is created after (rule 3)
+  return TimerHandle(op);
+}
+
+bool TimerQueue::cancel(TimerOp* op) {
+  if (!claim(op, TimerState::Cancelled)) return false;
+  op->retain();  // the cancel link's reference (rule 6)
+  push(&op->cancel_link);
+  return true;
+}
+
+void TimerQueue::push(InboxLink* link) {
+  // Relaxed load: only a first guess for the compare-and-swap below.
+  InboxLink* head = inbox_.load(std::memory_order_relaxed);
+  do {
+    link->next = head;
+    // Release on success: publishes the op and link->next to drain()'s
+    // acquire exchange (rule 1). Relaxed on failure: nothing was written.
+  } while (!inbox_.compare_exchange_weak(head, link, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  // Rule 2: the inbox was empty, so no drain is on its way.
+  if (head == nullptr) asio::post(context_, [this]() noexcept { drain(); });
+}
+
+void TimerQueue::drain() noexcept {
+  // Acquire: pairs with the release compare-and-swap of every push in the
+  // detached list (rule 1).
+  InboxLink* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+  // The stack holds the newest link first; rule 3 needs arrival order.
+  InboxLink* in_order = nullptr;
+  while (list != nullptr) {
+    InboxLink* next = list->next;
+    list->next = in_order;
+    in_order = list;
+    list = next;
+  }
+  while (in_order != nullptr) {
+    InboxLink* link = in_order;
+    // Read before the op is released: that may free it, link included.
+    in_order = link->next;
+    TimerOp* op = link->op;
+    if (link->kind == InboxLink::Kind::Arm) {
+      bump(started_);
+      if (closing_) {
+        (void)claim(op, TimerState::Cancelled);  // lost only to a cancel() (rule 7)
+        complete(op, false);
+        op->release();  // the queue's reference (rule 6)
+      } else if (op->state.load(std::memory_order_relaxed) == TimerState::Cancelled) {
+        // Relaxed: a stale Pending is harmless, since the cancel link comes
+        // later and completes the armed op (rule 5).
+        complete(op, false);
+        op->release();  // the queue's reference (rule 6)
+      } else {
+        arm(op);
+      }
+    } else {
+      // A cancel link: its compare-and-swap won (rule 4). Rule 3 means the
+      // op's phase is Armed or Completed here, never Queued.
+      if (op->phase == TimerPhase::Armed) {
+        complete(op, false);
+        ++dead_entries_;  // rule 9: the schedule entry stays for now
+      }
+      op->release();  // the cancel link's reference
+    }
+  }
+  if (dead_entries_ > schedule_.size() / 4) purge_dead();
+  rearm();
+}
+
+void TimerQueue::arm(TimerOp* op) {
+  op->phase = TimerPhase::Armed;
+  schedule_.insert(op, op->deadline);
+}
+
+void TimerQueue::rearm() {
+  drop_dead_front();
+  if (closing_ || schedule_.empty()) return;
+  const Clock::time_point earliest = schedule_.earliest().deadline;
+  // A wait for a later (or equal) deadline would be superseded; a wait for
+  // an earlier one, left by a cancelled timer, only wakes the thread once
+  // for nothing, which is cheaper than cancelling it each time.
+  if (armed_ && armed_deadline_ <= earliest) return;
+  armed_ = true;
+  armed_deadline_ = earliest;
+  const std::uint64_t generation = ++generation_;
+  // Cancels the previous wait, if any; its handler finds an old generation.
+  master_.expires_at(earliest);
+  master_.async_wait(
+      [this, generation](const boost::system::error_code&) noexcept { on_master(generation); });
+}
+
+void TimerQueue::on_master(std::uint64_t generation) noexcept {
+  // A superseded wait, or one that was cancelled or had already expired
+  // when expires_at replaced it: the current wait (if any) is in charge.
+  if (generation != generation_) return;
+  armed_ = false;
+  fire_expired();
+  rearm();
+}
+
+void TimerQueue::fire_expired() noexcept {
+  // Asio runs this handler only once the clock reached the armed deadline;
+  // reading the clock here keeps the "never before the deadline" promise
+  // for every timer popped below.
+  const Clock::time_point now = Clock::now();
+  while (!schedule_.empty() && schedule_.earliest().deadline <= now) {
+    TimerOp* op = schedule_.pop_earliest();
+    if (op->phase == TimerPhase::Completed) {
+      --dead_entries_;  // rule 9
+    } else {
+      // Rule 5: false if a cancel() won and its link is still in the inbox.
+      complete(op, claim(op, TimerState::Fired));
+    }
+    op->release();  // the queue's reference (rule 6)
+  }
+}
+
+void TimerQueue::complete(TimerOp* op, bool fired) noexcept {
+  op->phase = TimerPhase::Completed;
+  bump(fired ? fired_ : cancelled_);
+  {
+    // Moved out so that the callback's captures are destroyed before the
+    // operation counts as complete (io_service.h, rule 2).
+    auto done = std::move(op->done);
+    done(fired);  // rule 8: an exception here terminates
+  }
+  service_.end_operation();
+}
+
+void TimerQueue::drop_dead_front() noexcept {
+  while (!schedule_.empty() && schedule_.earliest().op->phase == TimerPhase::Completed) {
+    --dead_entries_;
+    schedule_.pop_earliest()->release();  // the queue's reference (rule 6)
+  }
+}
+
+void TimerQueue::purge_dead() noexcept {
+  schedule_.erase_if([](TimerOp* op) {
+    if (op->phase != TimerPhase::Completed) return false;
+    op->release();  // the queue's reference (rule 6)
+    return true;
+  });
+  dead_entries_ = 0;
+}
+
+void TimerQueue::close() noexcept {
+  closing_ = true;
+  drain();
+  // Taken out first: callbacks cannot reach the schedule (rule 8), but the
+  // loop should not depend on that.
+  for (TimerOp* op : schedule_.take_all()) {
+    if (op->phase != TimerPhase::Completed) {
+      (void)claim(op, TimerState::Cancelled);  // lost only to a cancel() (rule 7)
+      complete(op, false);
+    }
+    op->release();  // the queue's reference (rule 6)
+  }
+  dead_entries_ = 0;
+  stop();
+}
+
+void TimerQueue::stop() noexcept {
+  closing_ = true;
+  // The operation count is zero (rule 7), so only dead entries are left.
+  for (TimerOp* op : schedule_.take_all()) op->release();
+  dead_entries_ = 0;
+  armed_ = false;
+  ++generation_;  // the aborted wait's handler will find an old generation
+  master_.cancel();
+}
+
+void TimerQueue::read_stats(IoStats& stats) const noexcept {
+  // Relaxed: see bump().
+  stats.timers_started = started_.load(std::memory_order_relaxed);
+  stats.timers_fired = fired_.load(std::memory_order_relaxed);
+  stats.timers_cancelled = cancelled_.load(std::memory_order_relaxed);
+}
+
+}  // namespace weft

@@ -1,0 +1,200 @@
+// PromiseCore: the settle-once state and the waiter list of a promise, in
+// one atomic word. It holds no value: the engine keeps the value in its own
+// storage and writes it while it holds the claim (rule 2).
+//
+// Implementation overview
+// =======================
+// The waiter list is a Treiber stack (R. K. Treiber, "Systems Programming:
+// Coping with Parallelism", IBM RJ 5118, 1986) that is only ever pushed
+// onto and taken whole, so it has no ABA problem and needs no memory
+// reclamation scheme. Its head shares the word with the settle phase and
+// the outcome; settling swaps the head for a sentinel that encodes the
+// outcome, so "settled" and "the list is closed" are one fact.
+//
+//    63                                           4   3   2   1   0
+//   +----------------------------------------------+-------+-------+
+//   | newest Waiter* (16-byte aligned), or 0       |outcome| phase |
+//   +----------------------------------------------+-------+-------+
+//
+//   phase    0 PENDING    waiters may register
+//            1 CLAIMED    one settler won (try_claim) and is writing the
+//                         value; waiters may still register
+//            2 NOTIFYING  outcome published; the settler is calling the
+//                         waiters; late waiters are still queued to it
+//            3 SETTLED    final; the pointer bits are 0; add_waiter
+//                         answers AlreadySettled
+//   outcome  0 while PENDING/CLAIMED, else Success 1, Failure 2,
+//            Cancelled 3
+//
+// Departures from the plain Treiber stack, each for a reason:
+//   - The settler reverses each batch it takes, so waiters are called in
+//     registration order (the language requires it for callbacks).
+//   - NOTIFYING exists so that order also holds against late waiters: a
+//     waiter is told AlreadySettled only after every earlier waiter's
+//     on_settled has returned. Waiters that register while NOTIFYING are
+//     pushed as usual, and the settler takes them in further batches before
+//     its final CAS to SETTLED.
+//
+// Rules
+// -----
+//   1. Settling happens exactly once: try_claim is a CAS from PENDING, and
+//      only its single winner calls publish.
+//   2. The value: the claimer writes it into the engine's storage after
+//      try_claim and before publish (or inside try_settle's `write`);
+//      publish releases it; outcome() and add_waiter acquire. Several
+//      racing settlers therefore never write the value concurrently; a
+//      settler that has no rival may simply call try_settle(outcome).
+//   3. Waiter memory belongs to whoever registered it. It must stay valid
+//      from add_waiter until its on_settled has been called. The settler
+//      reads `next` before calling on_settled and never touches the node
+//      after, so on_settled may free or re-register the node.
+//   4. Every registered waiter is called exactly once, in registration
+//      order: by the settler, or by ~PromiseCore (outcome Cancelled) if the
+//      promise dies pending. add_waiter returning AlreadySettled means the
+//      node was not registered: the caller acts at once itself.
+//   5. on_settled runs on the settler's thread (a worker, the I/O thread,
+//      a host thread): keep it short (wake a task, queue a callback task);
+//      never run script code in it.
+//   6. A node is in at most one list at a time.
+//
+// Removing interest (await with a timeout, select): a plain Waiter cannot
+// leave the list, since a lock-free stack has no safe unlink. Use a
+// DetachableWaiter: a heap node shared by the promise and the interested
+// party, with two references and an ARMED/FIRED/DETACHED state:
+//   7. The settler's on_settled moves ARMED -> FIRED and then calls
+//      fire(); detach() moves ARMED -> DETACHED. Exactly one wins, so
+//      fire() runs at most once and never after detach() returned true.
+//   8. The interested party calls detach() exactly once, whether to cancel
+//      or because it is done; the promise side drops its reference after
+//      on_settled (or at once if arm() got AlreadySettled). The node is
+//      destroyed by whichever side lets go last, so the settler never
+//      touches freed memory.
+//   9. A detached node stays in the list until the promise settles or is
+//      destroyed (one node of ~32 bytes per detach on a long-pending
+//      promise; pruning it would need an unlink the stack cannot do).
+//
+// Memory orderings are given at each operation in promise.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace weft {
+
+enum class Outcome : std::uint8_t {
+  Pending = 0,
+  Success = 1,
+  Failure = 2,
+  Cancelled = 3,
+};
+
+enum class AddWaiterResult : std::uint8_t {
+  Registered,      // the waiter will be called (rule 4)
+  AlreadySettled,  // not registered: act at once (outcome() is final)
+};
+
+// An intrusive list node; see rules 3 to 6. Aligned to 16 so that the low
+// four bits of its address carry the phase and the outcome.
+struct alignas(16) Waiter {
+  Waiter* next = nullptr;  // written by add_waiter and the settler only
+  virtual void on_settled(Outcome outcome) noexcept = 0;
+
+ protected:
+  Waiter() noexcept = default;
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+  ~Waiter() = default;
+};
+
+class PromiseCore {
+ public:
+  PromiseCore() noexcept = default;
+  // Rule 4: a pending promise settles as Cancelled, calling its waiters.
+  // No other thread may use the promise any more (a settle in progress
+  // elsewhere is a use-after-free by the caller).
+  ~PromiseCore();
+  PromiseCore(const PromiseCore&) = delete;
+  PromiseCore& operator=(const PromiseCore&) = delete;
+
+  // Pending until the outcome is published; the value is visible to a
+  // caller that sees any other outcome (rule 2).
+  [[nodiscard]] Outcome outcome() const noexcept;
+  [[nodiscard]] bool is_settled() const noexcept { return outcome() != Outcome::Pending; }
+
+  [[nodiscard]] AddWaiterResult add_waiter(Waiter& waiter) noexcept;
+
+  // Rule 1: true for exactly one caller, which must then call publish.
+  [[nodiscard]] bool try_claim() noexcept;
+  // The claimer publishes `outcome` (not Pending) and calls every waiter.
+  void publish(Outcome outcome) noexcept;
+
+  // try_claim + publish, for a settler that writes no value or has no
+  // rival writer. True if this call settled the promise.
+  [[nodiscard]] bool try_settle(Outcome outcome) noexcept {
+    if (!try_claim()) return false;
+    publish(outcome);
+    return true;
+  }
+  // try_claim, write the value, publish (rule 2).
+  template <class WriteValue>
+  [[nodiscard]] bool try_settle(Outcome outcome, WriteValue&& write_value) {
+    if (!try_claim()) return false;
+    write_value();
+    publish(outcome);
+    return true;
+  }
+
+  static constexpr std::uintptr_t kPhaseMask = 0x3;
+  static constexpr std::uintptr_t kPending = 0;
+  static constexpr std::uintptr_t kClaimed = 1;
+  static constexpr std::uintptr_t kNotifying = 2;
+  static constexpr std::uintptr_t kSettled = 3;
+  static constexpr int kOutcomeShift = 2;
+  static constexpr std::uintptr_t kOutcomeMask = 0xc;
+  static constexpr std::uintptr_t kTagMask = 0xf;
+
+ private:
+  // Calls a batch taken from the list (newest first) in registration order.
+  static void notify_batch(std::uintptr_t batch, Outcome outcome) noexcept;
+
+  std::atomic<std::uintptr_t> word_{kPending};
+};
+
+// A waiter that can withdraw (rules 7 to 9). Subclass it, implement
+// fire(); allocate it with new (or override destroy()).
+class DetachableWaiter : public Waiter {
+ public:
+  // Registers on `promise`. On AlreadySettled the promise side's reference
+  // is dropped here; fire() will never run; the caller acts at once and
+  // still calls detach() once (rule 8).
+  [[nodiscard]] AddWaiterResult arm(PromiseCore& promise) noexcept;
+  // The interested party's single exit. True: fire() never ran and never
+  // will. False: fire() ran or is running on the settler's thread.
+  [[nodiscard]] bool detach() noexcept;
+
+ protected:
+  DetachableWaiter() noexcept = default;
+  virtual ~DetachableWaiter() = default;
+  // Called at most once, by the settler (rule 7).
+  virtual void fire(Outcome outcome) noexcept = 0;
+  // Frees the node when both sides have let go.
+  virtual void destroy() noexcept { delete this; }
+
+ private:
+  void on_settled(Outcome outcome) noexcept final;
+  void release_ref() noexcept;
+
+  //    31                               2   1   0
+  //   +----------------------------------+-------+
+  //   | references (promise + owner)     | state |  ARMED 0, FIRED 1, DETACHED 2
+  //   +----------------------------------+-------+
+  static constexpr std::uint32_t kStateMask = 0x3;
+  static constexpr std::uint32_t kArmed = 0;
+  static constexpr std::uint32_t kFired = 1;
+  static constexpr std::uint32_t kDetached = 2;
+  static constexpr std::uint32_t kRefOne = 4;
+
+  std::atomic<std::uint32_t> word_{kArmed | 2 * kRefOne};
+};
+
+}  // namespace weft

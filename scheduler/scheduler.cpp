@@ -1,0 +1,282 @@
+// The Scheduler's queues, counts and waits. The protocol (routes, the run
+// of one entry, the count word, shutdown rules) is in scheduler.h; this
+// file gives each memory ordering its reason.
+#include "scheduler/scheduler.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace weft {
+
+// Set by run_task for the length of one run, so that spawn and wake can
+// tell "a worker of this arena" (use its deque and its statistics slot)
+// from every other thread. Per-thread context rather than global state:
+// several schedulers may coexist, each sees only its own workers.
+struct Scheduler::WorkerContext {
+  Scheduler* scheduler;
+  unsigned slot;  // TBB arena slot, < arena_slots_ (else the shared slot)
+};
+
+namespace {
+thread_local constinit void* tls_context = nullptr;
+
+unsigned resolve_workers(unsigned requested) {
+  if (requested == 0) requested = std::thread::hardware_concurrency();
+  return std::max(requested, 1u);
+}
+}  // namespace
+
+Scheduler::Scheduler(unsigned workers)
+    : Scheduler(SchedulerOptions{.workers = workers}) {}
+
+Scheduler::Scheduler(const SchedulerOptions& options)
+    : workers_(resolve_workers(options.workers)),
+      budget_(options.budget),
+      worker_spawn_(options.worker_spawn),
+      fair_wake_interval_(options.fair_wake_interval),
+      parallelism_(tbb::global_control::max_allowed_parallelism, workers_ + 1),
+      arena_(static_cast<int>(workers_), /*reserved_for_masters=*/0),
+      arena_slots_(std::max(workers_, 2u)),
+      stats_(std::make_unique<StatsSlot[]>(arena_slots_ + 1)) {
+  arena_.initialize();
+}
+
+Scheduler::~Scheduler() {
+  // Shutdown rules 2 and 4 (scheduler.h).
+  assert(live_tasks() == 0 && "destroying a scheduler with live tasks");
+  // Rule 3: wait for the closures whose tasks already ended but that have
+  // not returned yet. task_group::wait must run inside the arena.
+  arena_.execute([this] { group_.wait(); });
+  arena_.terminate();
+}
+
+Scheduler* Scheduler::current() noexcept {
+  auto* context = static_cast<WorkerContext*>(tls_context);
+  return context != nullptr ? context->scheduler : nullptr;
+}
+
+Scheduler::WorkerContext* Scheduler::this_worker() const noexcept {
+  auto* context = static_cast<WorkerContext*>(tls_context);
+  return context != nullptr && context->scheduler == this ? context : nullptr;
+}
+
+void Scheduler::count(Counter counter) noexcept {
+  WorkerContext* worker = this_worker();
+  if (worker != nullptr && worker->slot < arena_slots_) {
+    // Relaxed load + store, not an RMW: only the thread in this arena slot
+    // writes it (slot hand-overs are ordered inside oneTBB), and the
+    // counter publishes nothing; stats() reads it relaxed.
+    std::atomic<std::uint64_t>& c = stats_[worker->slot].counters[counter];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  } else {
+    // Relaxed RMW: many outside threads share this slot; a statistic only.
+    stats_[arena_slots_].counters[counter].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Scheduler::add_counts(std::uint64_t delta) noexcept {
+  // Relaxed: an increment publishes nothing. It precedes the matching
+  // decrement through the queue hand-off (it is made before the entry is
+  // queued), and the waits act only on the decrements' releases.
+  counts_.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void Scheduler::sub_counts(std::uint64_t delta) noexcept {
+  // Release: a waiter that reads the result (acquire in wait_for and the
+  // accessors) sees everything the ended or suspended task did. Later
+  // decrements by other threads continue the release sequence, so a waiter
+  // that reads zero synchronizes with every earlier decrement.
+  const std::uint64_t now = counts_.fetch_sub(delta, std::memory_order_release) - delta;
+  // live >= active, so active == 0 covers "live reached zero" too.
+  if ((now & kActiveMask) == 0) {
+    // Release: pairs with the acquire load of zero_epoch_ in wait_for, so
+    // a waiter that sees the new epoch also sees this decrement.
+    zero_epoch_.fetch_add(1, std::memory_order_release);
+    // A 32-bit wait: libstdc++ notifies through the futex and skips the
+    // system call when nobody waits.
+    zero_epoch_.notify_all();
+  }
+}
+
+std::uint64_t Scheduler::live_tasks() const noexcept {
+  // Acquire: pairs with sub_counts' release (see there).
+  return counts_.load(std::memory_order_acquire) >> 32;
+}
+
+std::uint64_t Scheduler::active_tasks() const noexcept {
+  // Acquire: as live_tasks().
+  return counts_.load(std::memory_order_acquire) & kActiveMask;
+}
+
+template <class Done>
+void Scheduler::wait_for(Done done) {
+  assert(this_worker() == nullptr && "a worker cannot wait for its own scheduler");
+  for (;;) {
+    // Epoch first, then the counts. Acquire pairs with the release bump in
+    // sub_counts: if this load already sees a bump, the counts load below
+    // sees that bump's decrement; if not, wait() returns once it happens.
+    // So no zero is missed, and no busy polling is needed.
+    const std::uint32_t epoch = zero_epoch_.load(std::memory_order_acquire);
+    if (done(counts_.load(std::memory_order_acquire))) return;
+    zero_epoch_.wait(epoch, std::memory_order_acquire);
+  }
+}
+
+void Scheduler::wait_until_quiescent() {
+  wait_for([](std::uint64_t counts) { return (counts & kActiveMask) == 0; });
+}
+
+void Scheduler::wait_for_all_tasks_ended() {
+  wait_for([](std::uint64_t counts) { return (counts >> 32) == 0; });
+}
+
+namespace {
+
+SchedulerStats& operator+=(SchedulerStats& a, const SchedulerStats& b) {
+  a.spawned += b.spawned;
+  a.completed += b.completed;
+  a.abandoned += b.abandoned;
+  a.runs += b.runs;
+  a.suspended += b.suspended;
+  a.notified_reruns += b.notified_reruns;
+  a.preempted += b.preempted;
+  a.wakes += b.wakes;
+  a.migrated += b.migrated;
+  a.external_submits += b.external_submits;
+  return a;
+}
+
+}  // namespace
+
+SchedulerStats Scheduler::slot_stats(unsigned slot) const noexcept {
+  assert(slot < stats_slots());
+  // Relaxed: statistics; exact once quiescent, since the waits acquire the
+  // decrements that follow every update.
+  const auto get = [&](Counter c) {
+    return stats_[slot].counters[c].load(std::memory_order_relaxed);
+  };
+  SchedulerStats s;
+  s.spawned = get(kSpawned);
+  s.completed = get(kCompleted);
+  s.abandoned = get(kAbandoned);
+  s.runs = get(kRuns);
+  s.suspended = get(kSuspended);
+  s.notified_reruns = get(kNotifiedReruns);
+  s.preempted = get(kPreempted);
+  s.wakes = get(kWakes);
+  s.migrated = get(kMigrated);
+  s.external_submits = get(kExternalSubmits);
+  return s;
+}
+
+SchedulerStats Scheduler::stats() const noexcept {
+  SchedulerStats total;
+  for (unsigned slot = 0; slot < stats_slots(); ++slot) total += slot_stats(slot);
+  return total;
+}
+
+void Scheduler::spawn(Task& task) {
+  assert(task.scheduler_ == nullptr && "a task is spawned once");
+  // Task rule 6: written before transition_to_spawned publishes it.
+  task.scheduler_ = this;
+  add_counts(kLiveOne | kActiveOne);
+  count(kSpawned);
+  task.state_.transition_to_spawned();
+  submit(task, Route::Ready);
+}
+
+void Scheduler::submit_woken(Task& task) {
+  add_counts(kActiveOne);
+  count(kWakes);
+  submit(task, wake_route());
+}
+
+Scheduler::Route Scheduler::wake_route() noexcept {
+  WorkerContext* worker = this_worker();
+  if (worker == nullptr || fair_wake_interval_ == 0) return Route::Ready;
+  std::atomic<std::uint32_t>& n = stats_[worker->slot].wakes_queued;
+  std::uint32_t queued;
+  if (worker->slot < arena_slots_) {
+    // Relaxed load + store: only this slot's thread writes it (see count).
+    queued = n.load(std::memory_order_relaxed) + 1;
+    n.store(queued, std::memory_order_relaxed);
+  } else {
+    // Relaxed RMW: the shared slot; only a fairness heuristic.
+    queued = n.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  return queued % fair_wake_interval_ == 0 ? Route::Behind : Route::Ready;
+}
+
+void Scheduler::submit(Task& task, Route route) {
+  WorkerContext* worker = this_worker();
+  const int origin = worker != nullptr ? static_cast<int>(worker->slot) : -1;
+  Task* queued = &task;
+  auto entry = [this, queued, origin] { run_task(*queued, origin); };
+  if (worker != nullptr && route == Route::Ready &&
+      worker_spawn_ == WorkerSpawn::LocalDeque) {
+    group_.run(std::move(entry));
+    return;
+  }
+  if (worker == nullptr) count(kExternalSubmits);
+  arena_.enqueue(group_.defer(std::move(entry)));
+}
+
+void Scheduler::task_abandoned() noexcept {
+  count(kAbandoned);
+  sub_counts(kLiveOne);
+}
+
+void Scheduler::run_task(Task& task, int origin) noexcept {
+  // oneTBB gives every arena at least two slots, so even a one-worker
+  // arena may run this on slot 1; anything unexpected uses the shared slot.
+  const int index = tbb::this_task_arena::current_thread_index();
+  const unsigned slot = index >= 0 && static_cast<unsigned>(index) < arena_slots_
+                            ? static_cast<unsigned>(index)
+                            : arena_slots_;
+  WorkerContext context{this, slot};
+  void* const outer = std::exchange(tls_context, &context);
+
+  count(kRuns);
+  if (origin >= 0 && origin != index) count(kMigrated);
+
+  task.state_.transition_to_running();
+  const RunResult result = task.run(budget_);
+
+  // From here on the task may be running elsewhere or deleted as soon as
+  // it leaves this thread's hands: each branch touches it last.
+  switch (result) {
+    case RunResult::Completed:
+      count(kCompleted);
+      if (task.state_.transition_to_complete()) delete &task;
+      sub_counts(kLiveOne | kActiveOne);
+      break;
+    case RunResult::Suspended:
+      switch (task.state_.transition_to_idle()) {
+        case IdleAction::Reschedule:
+          // Task rule 2: woken while running. Same route as any wake.
+          count(kNotifiedReruns);
+          submit(task, wake_route());
+          break;
+        case IdleAction::Idle:
+          count(kSuspended);
+          sub_counts(kActiveOne);
+          break;
+        case IdleAction::IdleLastRef:
+          count(kSuspended);
+          count(kAbandoned);
+          delete &task;
+          sub_counts(kLiveOne | kActiveOne);
+          break;
+      }
+      break;
+    case RunResult::Yielded:
+      count(kPreempted);
+      task.state_.transition_to_yielded();
+      submit(task, Route::Behind);
+      break;
+  }
+  tls_context = outer;
+}
+
+}  // namespace weft

@@ -1,0 +1,248 @@
+// The Scheduler: runs Tasks on a oneTBB work-stealing arena of N worker
+// threads, and knows how many tasks are alive.
+//
+// Implementation overview
+// =======================
+// A task enters a run queue as a small TBB closure [scheduler, task,
+// origin] that calls run_task(). Each queue entry owns one task reference
+// (task.h, rule 5). Where the entry goes:
+//
+//   caller                               route       TBB call
+//   a worker of this arena: spawn, wake  Ready       task_group::run: the worker's
+//                                                    own deque (LIFO, stolen FIFO)
+//   a worker, every fair_wake_interval-  Behind      task_arena::enqueue: the
+//     th wake; any Yielded task                      arena's shared FIFO stream
+//   any other thread (I/O, host, main)   either      task_arena::enqueue
+//
+// Why task_group::run for work made on a worker: fork-join trees stay on
+// the worker that made them and are stolen by idle workers from the cold
+// end, instead of all going through one shared stream. bench/micro/
+// scheduler_bench.cpp measures both policies (WorkerSpawn::LocalDeque and
+// ::SharedQueue; the "migrated" counter counts runs that changed worker);
+// docs/ARCHITECTURE.md records the numbers. Every closure, enqueued or
+// spawned, belongs to one task_group, so the destructor can wait for the
+// last closure to return (shutdown rule 3).
+//
+// Why yields go Behind: a TBB worker takes its own deque before the shared
+// stream, so a yielding task put back on its deque would run again at once
+// and starve the rest. In the shared stream it queues behind all ready
+// work. For the same reason every fair_wake_interval-th wake made on a
+// worker goes Behind too: two tasks that keep waking each other would
+// otherwise keep their worker's deque non-empty forever and starve the
+// tasks that the I/O thread enqueued.
+//
+// The run of one entry (run_task), by the worker that dequeued it:
+//   1. transition_to_running (task.h rule 1), then task.run(budget).
+//   2. Completed: transition_to_complete, delete the task if that was the
+//      last reference, then count it ended.
+//      Suspended: transition_to_idle; Reschedule means a wake arrived while
+//      it ran (task.h rule 2): queue it again (Ready) with the same
+//      reference; Idle: count it inactive; IdleLastRef: nobody can wake it:
+//      delete it and count it ended (abandoned).
+//      Yielded: transition_to_yielded and queue it Behind.
+//
+// Task counts: counts_ is one 64-bit word,
+//
+//    63                              32 31                               0
+//   +----------------------------------+----------------------------------+
+//   | live: spawned, not yet ended     | active: SCHEDULED or RUNNING     |
+//   +----------------------------------+----------------------------------+
+//
+//   spawn            live+1, active+1   (before the task is queued)
+//   wake -> Submit   active+1           (before the task is queued)
+//   Suspended, Idle  active-1           (after transition_to_idle)
+//   Completed        live-1, active-1   (after the task may be deleted)
+//   abandoned        live-1             (after the delete)
+// One read-modify-write per task event, on a line of its own; an increment
+// always happens before the decrement it matches (it precedes the queueing
+// that leads to the run), so the fields never underflow. A suspended task
+// is live but not active. Each decrement that leaves a field at zero bumps
+// zero_epoch_ and notifies it (std::atomic::wait, a futex: no polling);
+// the waits re-check the counts after each wake-up.
+//
+// Quiescence is a snapshot: an external thread may wake a task right after
+// wait_until_quiescent() saw active == 0. Only wakes made by a running task
+// cannot race with it, because the running task keeps active above zero.
+//
+// Statistics: per-worker slots, each on its own cache lines, written only by
+// the thread that holds that TBB arena slot (oneTBB makes at least two
+// slots per arena) (load + store, no
+// read-modify-write, no shared line); threads outside the arena use one
+// extra slot with fetch_add. stats() sums them on demand, relaxed, so the
+// totals are only exact once the scheduler is quiescent.
+//
+// Threads: the arena has max_concurrency N and no slot reserved for an
+// external thread, so N TBB workers run tasks and no other thread needs to
+// join. oneTBB's worker pool is process-wide and by default holds
+// hardware_concurrency - 1 threads; each Scheduler therefore holds a
+// tbb::global_control that allows N + 1 (the + 1 is TBB's count of the
+// external thread). While several are alive the smallest limit wins and
+// they share the pool: one Scheduler per process is the intended use.
+//
+// Shutdown rules
+// --------------
+//   1. The owner first stops every source of new work: the root task is
+//      done, outside threads (the I/O thread) no longer wake or spawn.
+//   2. wait_for_all_tasks_ended(): every spawned task has completed or been
+//      abandoned (task.h rule 5). A task suspended on a promise that will
+//      never settle is still live: settle or cancel the promise first (a
+//      promise destroyed while pending wakes its waiters, promise.h).
+//   3. The destructor waits (task_group::wait inside the arena) for the
+//      closures still returning after their task's final count update,
+//      then the arena and the global_control are released.
+//   4. Destroying the scheduler while tasks are live is a bug (asserted):
+//      a later wake would use it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
+#include "scheduler/task.h"
+
+namespace weft {
+
+// Where a worker of the arena puts the tasks it spawns and wakes.
+enum class WorkerSpawn : std::uint8_t {
+  LocalDeque,   // task_group::run: its own deque, stolen by idle workers
+  SharedQueue,  // task_arena::enqueue: the shared FIFO stream
+};
+
+struct SchedulerOptions {
+  unsigned workers = 0;  // 0: std::thread::hardware_concurrency()
+  std::uint32_t budget = 10'000;  // handed to Task::run
+  WorkerSpawn worker_spawn = WorkerSpawn::LocalDeque;
+  // Every Nth wake made on a worker goes to the shared stream (fairness);
+  // 0 disables that.
+  unsigned fair_wake_interval = 32;
+};
+
+// Totals since construction. Exact once the scheduler is quiescent.
+struct SchedulerStats {
+  std::uint64_t spawned = 0;          // spawn() calls
+  std::uint64_t completed = 0;        // run() returned Completed
+  std::uint64_t abandoned = 0;        // last reference dropped before completion
+  std::uint64_t runs = 0;             // run() calls
+  std::uint64_t suspended = 0;        // Suspended and went idle
+  std::uint64_t notified_reruns = 0;  // Suspended but woken while running
+  std::uint64_t preempted = 0;        // Yielded (budget spent)
+  std::uint64_t wakes = 0;            // wakes that queued an idle task
+  std::uint64_t migrated = 0;         // runs on another worker than the queuer
+  std::uint64_t external_submits = 0;  // entries queued from outside the arena
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(unsigned workers = std::thread::hardware_concurrency());
+  explicit Scheduler(const SchedulerOptions& options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Binds a NEW task to this scheduler and queues it; it counts as live
+  // until it completes or is abandoned. The caller keeps its own reference.
+  // Any thread.
+  void spawn(Task& task);
+  void spawn(const TaskRef& task) { spawn(*task); }
+
+  [[nodiscard]] unsigned workers() const noexcept { return workers_; }
+  [[nodiscard]] std::uint32_t budget() const noexcept { return budget_; }
+  // Spawned and not yet ended (suspended tasks included).
+  [[nodiscard]] std::uint64_t live_tasks() const noexcept;
+  // SCHEDULED or RUNNING.
+  [[nodiscard]] std::uint64_t active_tasks() const noexcept;
+
+  // Block until no task is scheduled or running (tasks may be suspended).
+  // Not from a worker of this scheduler (it would wait for itself).
+  void wait_until_quiescent();
+  // Block until every spawned task has ended (live_tasks() == 0). Not from
+  // a worker of this scheduler.
+  void wait_for_all_tasks_ended();
+
+  // Totals over all workers and outside threads.
+  [[nodiscard]] SchedulerStats stats() const noexcept;
+  // What happened on one arena slot (slot < stats_slots() - 1), or, for
+  // the last slot, on threads outside the arena.
+  [[nodiscard]] SchedulerStats slot_stats(unsigned slot) const noexcept;
+  [[nodiscard]] unsigned stats_slots() const noexcept { return arena_slots_ + 1; }
+
+  // The scheduler whose task the calling thread is running, or null.
+  [[nodiscard]] static Scheduler* current() noexcept;
+
+ private:
+  friend class Task;
+
+  enum class Route : std::uint8_t { Ready, Behind };
+  enum Counter : unsigned {
+    kSpawned,
+    kCompleted,
+    kAbandoned,
+    kRuns,
+    kSuspended,
+    kNotifiedReruns,
+    kPreempted,
+    kWakes,
+    kMigrated,
+    kExternalSubmits,
+    kCounterCount,
+  };
+  // Per-slot statistics; see "Statistics" above for who writes them.
+  struct alignas(64) StatsSlot {
+    std::atomic<std::uint64_t> counters[kCounterCount] = {};
+    // Wakes queued by this worker, for fair_wake_interval.
+    std::atomic<std::uint32_t> wakes_queued{0};
+  };
+  struct WorkerContext;
+
+  static constexpr std::uint64_t kActiveOne = 1;
+  static constexpr std::uint64_t kLiveOne = std::uint64_t{1} << 32;
+  static constexpr std::uint64_t kActiveMask = kLiveOne - 1;
+
+  // Queues a task that is SCHEDULED and whose queue reference is taken.
+  void submit(Task& task, Route route);
+  // Task::wake()/cancel() got Submit.
+  void submit_woken(Task& task);
+  // Ready, or Behind for every fair_wake_interval-th wake on a worker.
+  [[nodiscard]] Route wake_route() noexcept;
+  // Task::unref() deleted a spawned task that never completed.
+  void task_abandoned() noexcept;
+  // One queue entry (see the run of one entry above). noexcept: rule 7.
+  void run_task(Task& task, int origin) noexcept;
+
+  void add_counts(std::uint64_t delta) noexcept;
+  void sub_counts(std::uint64_t delta) noexcept;
+  template <class Done>
+  void wait_for(Done done);
+
+  // The calling thread's context if it is running a task of this scheduler.
+  [[nodiscard]] WorkerContext* this_worker() const noexcept;
+  void count(Counter counter) noexcept;
+
+  const unsigned workers_;
+  const std::uint32_t budget_;
+  const WorkerSpawn worker_spawn_;
+  const unsigned fair_wake_interval_;
+  // Declared before arena_ so that it is alive while the arena is.
+  tbb::global_control parallelism_;
+  tbb::task_arena arena_;
+  tbb::task_group group_;
+
+  // Written by spawn/wake/run_task on any thread (one RMW per task event);
+  // read by the waits and live_tasks()/active_tasks().
+  alignas(64) std::atomic<std::uint64_t> counts_{0};
+  // Bumped and notified when a field of counts_ reaches zero; waited on by
+  // wait_until_quiescent() and wait_for_all_tasks_ended().
+  alignas(64) std::atomic<std::uint32_t> zero_epoch_{0};
+  // oneTBB's slot count for this arena: max(workers_, 2).
+  const unsigned arena_slots_;
+  // arena_slots_ slots indexed by TBB arena slot, then one for outside
+  // threads (and any slot index out of range).
+  std::unique_ptr<StatsSlot[]> stats_;
+};
+
+}  // namespace weft

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what is missing, then builds and runs every test twice: in the
+# Release build, and in the ASan+UBSan+LeakSanitizer build. This is what CI
+# runs (.ci/run).
+#
+#   bash scripts/test.sh
+#
+# Every step runs even when an earlier one failed (a failing release test
+# should not hide a sanitizer report); the exit status is non-zero if any
+# step failed, and a summary lists them all at the end.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+jobs=${WEFT_JOBS:-2}
+results=()
+failed=0
+
+step() {
+  local name=$1
+  shift
+  echo
+  echo "==> $name"
+  local started=$SECONDS
+  if "$@"; then
+    results+=("ok    $name ($((SECONDS - started)) s)")
+    return 0
+  fi
+  results+=("FAIL  $name ($((SECONDS - started)) s)")
+  failed=1
+  return 1
+}
+
+run_ctest() {
+  local preset=$1
+  shift
+  env "$@" ctest --test-dir "build/$preset" --output-on-failure -j "$jobs"
+}
+
+if step "setup" bash scripts/setup.sh; then
+  if step "build release" bash scripts/build.sh release; then
+    step "test release" run_ctest release
+  fi
+  if step "build asan" bash scripts/build.sh asan; then
+    step "test asan" run_ctest asan \
+      ASAN_OPTIONS=detect_leaks=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  fi
+fi
+
+echo
+echo "==> summary"
+printf '  %s\n' "${results[@]}"
+if [[ $failed -ne 0 ]]; then
+  echo "FAILED"
+  exit 1
+fi
+echo "all passed"

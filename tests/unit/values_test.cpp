@@ -1,0 +1,456 @@
+// Values, reference counting, arrays, maps, and how values print, compare
+// and test equal (engine/format.h).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engine/array.h"
+#include "engine/exception.h"
+#include "engine/format.h"
+#include "engine/function.h"
+#include "engine/map.h"
+#include "engine/range.h"
+#include "engine/string.h"
+#include "engine/value.h"
+
+namespace weft {
+namespace {
+
+Value I(int64_t i) {
+  return Value::integer(i);
+}
+
+Value F(double d) {
+  return Value::floating(d);
+}
+
+Value S(std::string_view s) {
+  return make_string(s);
+}
+
+Value A(std::vector<Value> items) {
+  return make_array(std::move(items));
+}
+
+Value M(std::vector<std::pair<std::string, Value>> entries) {
+  Value map = make_map();
+  for (auto& [k, v] : entries) map.as<Map>()->set(k, std::move(v));
+  return map;
+}
+
+// Runs `body`, which must raise a script error of class `cls`; gives its
+// message.
+template <typename Body>
+std::string error_message(ExcClass cls, Body body) {
+  try {
+    body();
+  } catch (const ScriptError& e) {
+    EXPECT_EQ(exc_class_name(e.cls), std::string(exc_class_name(cls))) << e.message;
+    return e.message;
+  }
+  ADD_FAILURE() << "no ScriptError was thrown";
+  return "";
+}
+
+// ---- Value ----------------------------------------------------------------
+
+TEST(ValueTest, ImmediatesAndTruthiness) {
+  EXPECT_EQ(sizeof(Value), 16u);
+  EXPECT_TRUE(Value().is_nil());
+  EXPECT_FALSE(Value().truthy());
+  EXPECT_FALSE(Value::boolean(false).truthy());
+  EXPECT_TRUE(Value::boolean(true).truthy());
+  EXPECT_TRUE(I(0).truthy());
+  EXPECT_TRUE(S("").truthy());
+  EXPECT_TRUE(A({}).truthy());
+  EXPECT_FALSE(Value::missing().truthy());
+  EXPECT_EQ(I(-5).as_int(), -5);
+  EXPECT_DOUBLE_EQ(F(2.5).as_float(), 2.5);
+  EXPECT_DOUBLE_EQ(I(3).as_number(), 3.0);
+  EXPECT_TRUE(I(1).is_number());
+  EXPECT_TRUE(F(1).is_number());
+}
+
+TEST(ValueTest, CopyRetainsAndDestroyReleases) {
+  Value s = S("hello");
+  Obj* obj = s.as_object();
+  EXPECT_EQ(obj->refcount(), 1u);
+  {
+    Value copy = s;
+    EXPECT_EQ(obj->refcount(), 2u);
+    Value assigned;
+    assigned = copy;
+    EXPECT_EQ(obj->refcount(), 3u);
+  }
+  EXPECT_EQ(obj->refcount(), 1u);
+  Value moved = std::move(s);
+  EXPECT_TRUE(s.is_nil());  // NOLINT(bugprone-use-after-move): moving empties
+  EXPECT_EQ(obj->refcount(), 1u);
+  Value shared = Value::share(obj);
+  EXPECT_EQ(obj->refcount(), 2u);
+  moved = I(1);  // releases one reference
+  EXPECT_EQ(obj->refcount(), 1u);
+  moved = shared;
+  Value& alias = moved;
+  moved = alias;  // self-assignment keeps the count
+  EXPECT_EQ(obj->refcount(), 2u);
+}
+
+TEST(ValueTest, ArrayHoldsReferences) {
+  Value s = S("x");
+  {
+    Value a = A({s, s});
+    EXPECT_EQ(s.as_object()->refcount(), 3u);
+  }
+  EXPECT_EQ(s.as_object()->refcount(), 1u);
+}
+
+TEST(ValueTest, ImmortalIsNeverCounted) {
+  Obj* obj = String::make(std::string_view("forever"));
+  obj->set_flag(kImmortal);
+  {
+    Value a = Value::share(obj);
+    Value b = a;
+    EXPECT_EQ(obj->refcount(), 1u);
+  }
+  destroy_immortals({obj});
+}
+
+TEST(ValueTest, MillionDeepArrayIsDestroyedIteratively) {
+  Value v = A({});
+  for (int i = 0; i < 1000000; ++i) v = A({std::move(v)});
+  v = Value();  // would overflow the C++ stack if destruction recursed
+  SUCCEED();
+}
+
+TEST(ValueTest, DeepMapIsDestroyedIteratively) {
+  Value v;
+  for (int i = 0; i < 200000; ++i) {
+    Value next = make_map();
+    next.as<Map>()->set("next", std::move(v));
+    v = std::move(next);
+  }
+  v = Value();
+  SUCCEED();
+}
+
+TEST(ValueTest, StringLengthInCodePoints) {
+  Value s = S("h\xC3\xA9llo \xE2\x82\xAC");  // "héllo €"
+  const String* str = s.as<String>();
+  EXPECT_EQ(str->length(), 7u);
+  EXPECT_EQ(str->byte_size(), 10u);
+  EXPECT_FALSE(str->is_ascii());
+  EXPECT_EQ(str->byte_offset(2), 3u);
+  EXPECT_EQ(str->byte_offset(7), 10u);
+}
+
+// ---- Array ----------------------------------------------------------------
+
+TEST(ArrayTest, GetSetPushPop) {
+  Value v = A({I(1), I(2), I(3)});
+  Array* a = v.as<Array>();
+  EXPECT_EQ(a->size(), 3u);
+  EXPECT_EQ(a->get(0).as_int(), 1);
+  EXPECT_EQ(a->get(-1).as_int(), 3);
+  EXPECT_TRUE(a->get(3).is_nil());
+  EXPECT_TRUE(a->get(-4).is_nil());
+  a->set(-1, I(30));
+  EXPECT_EQ(a->get(2).as_int(), 30);
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { a->set(5, I(0)); }),
+            "index 5 out of range for Array of size 3");
+  a->push(S("x"));
+  EXPECT_EQ(a->size(), 4u);
+  EXPECT_EQ(display(a->pop()), "x");
+  EXPECT_EQ(display(v), "[1 2 30]");
+  Value out;
+  EXPECT_TRUE(a->try_get(1, out));
+  EXPECT_EQ(out.as_int(), 2);
+  EXPECT_FALSE(a->try_get(3, out));
+  Value empty = A({});
+  EXPECT_TRUE(empty.as<Array>()->pop().is_nil());
+}
+
+TEST(ArrayTest, InsertAndRemoveAt) {
+  Value v = A({I(1), I(3)});
+  Array* a = v.as<Array>();
+  EXPECT_TRUE(a->insert(1, I(2)));
+  EXPECT_TRUE(a->insert(3, I(4)));
+  EXPECT_TRUE(a->insert(-1, I(5)));  // -1 appends
+  EXPECT_TRUE(a->insert(0, I(0)));
+  EXPECT_FALSE(a->insert(7, I(9)));
+  EXPECT_EQ(display(v), "[0 1 2 3 4 5]");
+  Value removed;
+  EXPECT_TRUE(a->remove_at(-1, removed));
+  EXPECT_EQ(removed.as_int(), 5);
+  EXPECT_TRUE(a->remove_at(0, removed));
+  EXPECT_EQ(removed.as_int(), 0);
+  EXPECT_FALSE(a->remove_at(4, removed));
+  EXPECT_EQ(display(v), "[1 2 3 4]");
+}
+
+TEST(ArrayTest, FrozenRejectsMutation) {
+  Value v = A({I(1)});
+  Array* a = v.as<Array>();
+  a->set_flag(kFrozen);
+  const std::string msg = "cannot modify a frozen Array";
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { a->push(I(2)); }), msg);
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { a->set(0, I(2)); }), msg);
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { (void)a->pop(); }), msg);
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { (void)a->insert(0, I(2)); }), msg);
+  Value removed;
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { (void)a->remove_at(0, removed); }),
+            msg);
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { a->replace_all({}); }), msg);
+  EXPECT_EQ(display(v), "[1]");
+}
+
+// ---- Map ------------------------------------------------------------------
+
+TEST(MapTest, KeepsInsertionOrder) {
+  Value v = M({{"b", I(1)}, {"a", I(2)}, {"c", I(3)}});
+  Map* m = v.as<Map>();
+  m->set("a", I(20));  // overwriting keeps the position
+  EXPECT_EQ(display(v), "{^b 1 ^a 20 ^c 3}");
+  EXPECT_EQ(m->size(), 3u);
+  EXPECT_TRUE(m->contains("c"));
+  EXPECT_FALSE(m->contains("d"));
+  EXPECT_TRUE(m->get("d").is_nil());
+  EXPECT_EQ(display(make_array(m->keys())), "[b a c]");
+  EXPECT_EQ(display(make_array(m->values())), "[1 20 3]");
+}
+
+TEST(MapTest, DeleteAndCompaction) {
+  Value v = make_map();
+  Map* m = v.as<Map>();
+  for (int i = 0; i < 100; ++i) m->set("k" + std::to_string(i), I(i));
+  for (int i = 0; i < 100; ++i) {
+    if (i % 3 != 0) {
+      Value removed;
+      EXPECT_TRUE(m->erase("k" + std::to_string(i), &removed));
+      EXPECT_EQ(removed.as_int(), i);
+    }
+  }
+  EXPECT_FALSE(m->erase("k1"));
+  EXPECT_EQ(m->size(), 34u);
+  std::vector<Value> keys = m->keys();
+  ASSERT_EQ(keys.size(), 34u);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(keys[i].as<String>()->str(), "k" + std::to_string(i * 3));
+    EXPECT_EQ(m->get(keys[i].as<String>()->view()).as_int(), static_cast<int64_t>(i * 3));
+  }
+  m->set("k1", I(-1));  // a re-added key goes to the end
+  EXPECT_EQ(m->keys().back().as<String>()->str(), "k1");
+  size_t cursor = 0;
+  Value key, value;
+  int seen = 0;
+  while (m->next_entry(cursor, key, value)) ++seen;
+  EXPECT_EQ(seen, 35);
+}
+
+TEST(MapTest, FrozenRejectsMutation) {
+  Value v = M({{"a", I(1)}});
+  Map* m = v.as<Map>();
+  m->set_flag(kFrozen);
+  const std::string msg = "cannot modify a frozen Map";
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { m->set("b", I(2)); }), msg);
+  EXPECT_EQ(error_message(ExcClass::RuntimeException, [&] { (void)m->erase("a"); }), msg);
+  EXPECT_EQ(m->get("a").as_int(), 1);
+}
+
+// ---- Ranges ---------------------------------------------------------------
+
+TEST(RangeTest, MakeAndPrint) {
+  EXPECT_EQ(display(make_inclusive_range(0, 3)), "0..3");
+  EXPECT_EQ(display(make_inclusive_range(3, 1)), "3..1");
+  EXPECT_EQ(display(make_range(0, 10, 2)), "(range 0 10 2)");
+  EXPECT_EQ(display(make_range(0, 0, 1)), "(range 0 0)");
+  EXPECT_EQ(make_range(0, 10, 3).as<Range>()->count(), 4);
+  EXPECT_EQ(make_range(10, 0, -3).as<Range>()->count(), 4);
+  EXPECT_EQ(error_message(ExcClass::ArgumentException, [] { (void)make_range(0, 1, 0); }),
+            "range step must not be 0");
+}
+
+// ---- Printing -------------------------------------------------------------
+
+TEST(FormatTest, Floats) {
+  EXPECT_EQ(format_float(1.0), "1.0");
+  EXPECT_EQ(format_float(0.1), "0.1");
+  EXPECT_EQ(format_float(-2.5), "-2.5");
+  EXPECT_EQ(format_float(0.0), "0.0");
+  EXPECT_EQ(format_float(-0.0), "-0.0");
+  EXPECT_EQ(format_float(100.0), "100.0");
+  EXPECT_EQ(format_float(123.456), "123.456");
+  EXPECT_EQ(format_float(1e15), "1000000000000000.0");
+  EXPECT_EQ(format_float(1e16), "1e+16");
+  EXPECT_EQ(format_float(1e20), "1e+20");
+  EXPECT_EQ(format_float(-1.5e300), "-1.5e+300");
+  EXPECT_EQ(format_float(0.0001), "0.0001");
+  EXPECT_EQ(format_float(0.00001), "1e-05");
+  EXPECT_EQ(format_float(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(format_float(1.0 / 3), "0.3333333333333333");
+  EXPECT_EQ(format_float(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(format_float(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_EQ(format_float(std::nan("")), "nan");
+  EXPECT_EQ(format_float(5e-324), "5e-324");
+  // Every printed float reads back as itself.
+  for (double d : {0.1, 1.0 / 7, 2.0 / 3 * 1e10, 123456789.125, 9007199254740993.0, 1e-7}) {
+    EXPECT_EQ(std::stod(format_float(d)), d) << format_float(d);
+  }
+}
+
+TEST(FormatTest, Display) {
+  EXPECT_EQ(display(Value()), "nil");
+  EXPECT_EQ(display(Value::boolean(true)), "true");
+  EXPECT_EQ(display(Value::boolean(false)), "false");
+  EXPECT_EQ(display(I(-42)), "-42");
+  EXPECT_EQ(display(I(INT64_MIN)), "-9223372036854775808");
+  EXPECT_EQ(display(F(3)), "3.0");
+  EXPECT_EQ(display(S("raw \"text\"")), "raw \"text\"");
+  EXPECT_EQ(display(A({S("a"), I(1), A({I(3)})})), "[a 1 [3]]");
+  EXPECT_EQ(display(A({})), "[]");
+  EXPECT_EQ(display(make_map()), "{}");
+  EXPECT_EQ(display(M({{"a", I(1)}, {"b", S("x")}})), "{^a 1 ^b x}");
+  EXPECT_EQ(display(M({{"m", M({{"n", A({})}})}})), "{^m {^n []}}");
+  EXPECT_EQ(display(make_exception(ExcClass::TypeException, "bad")), "TypeException: bad");
+  Value native = Value::adopt(new Native("println", nullptr, 0, -1));
+  EXPECT_EQ(display(native), "<builtin println>");
+  std::string out = "x=";
+  append_display(out, A({F(1.5), Value()}));
+  EXPECT_EQ(out, "x=[1.5 nil]");
+}
+
+TEST(FormatTest, DisplayOfFunctions) {
+  auto* proto = new Proto();
+  proto->name = "greet";
+  Value named = Value::adopt(new Closure(proto));
+  auto* lambda_proto = new Proto();
+  lambda_proto->name = "<fn>";
+  Value lambda = Value::adopt(new Closure(lambda_proto));
+  release(proto);
+  release(lambda_proto);
+  EXPECT_EQ(display(named), "<fn greet>");
+  EXPECT_EQ(display(lambda), "<fn>");
+  EXPECT_EQ(type_name(named), "Function");
+}
+
+TEST(FormatTest, DeepNestingThrowsInsteadOfOverflowing) {
+  Value deep = A({});
+  for (int i = 0; i < kMaxValueDepth + 5; ++i) deep = A({std::move(deep)});
+  error_message(ExcClass::RuntimeException, [&] { (void)display(deep); });
+
+  Value shallow = A({});
+  for (int i = 0; i < kMaxValueDepth - 2; ++i) shallow = A({std::move(shallow)});
+  std::string printed = display(shallow);
+  EXPECT_EQ(printed.size(), 2u * (kMaxValueDepth - 1));
+}
+
+TEST(FormatTest, CycleThrowsInsteadOfLooping) {
+  Value a = A({I(1)});
+  a.as<Array>()->push(a);
+  error_message(ExcClass::RuntimeException, [&] { (void)display(a); });
+  Value b = A({I(1)});
+  b.as<Array>()->push(b);
+  error_message(ExcClass::RuntimeException, [&] { (void)values_equal(a, b); });
+  EXPECT_TRUE(values_equal(a, a));  // identity answers at once
+  // Break the cycles so that the arrays are freed.
+  a.as<Array>()->replace_all({});
+  b.as<Array>()->replace_all({});
+}
+
+TEST(FormatTest, TypeNames) {
+  EXPECT_EQ(type_name(Value()), "Nil");
+  EXPECT_EQ(type_name(Value::boolean(true)), "Bool");
+  EXPECT_EQ(type_name(I(1)), "Int");
+  EXPECT_EQ(type_name(F(1)), "Float");
+  EXPECT_EQ(type_name(S("")), "String");
+  EXPECT_EQ(type_name(A({})), "Array");
+  EXPECT_EQ(type_name(make_map()), "Map");
+  EXPECT_EQ(type_name(make_inclusive_range(0, 1)), "Range");
+  EXPECT_EQ(type_name(make_exception(ExcClass::IOError, "x")), "IOError");
+  EXPECT_EQ(type_name(make_exception(ExcClass::Exception, "x")), "Exception");
+}
+
+// ---- Equality -------------------------------------------------------------
+
+TEST(EqualityTest, Structural) {
+  EXPECT_TRUE(values_equal(I(2), F(2.0)));
+  EXPECT_TRUE(values_equal(F(2.0), I(2)));
+  EXPECT_FALSE(values_equal(I(2), F(2.5)));
+  EXPECT_FALSE(values_equal(F(std::nan("")), F(std::nan(""))));
+  EXPECT_FALSE(values_equal(I(INT64_MAX), F(9223372036854775808.0)));
+  EXPECT_TRUE(values_equal(I(int64_t{1} << 60), F(std::ldexp(1.0, 60))));
+  EXPECT_FALSE(values_equal(I((int64_t{1} << 60) + 1), F(std::ldexp(1.0, 60))));
+  EXPECT_TRUE(values_equal(Value(), Value()));
+  EXPECT_FALSE(values_equal(Value(), Value::boolean(false)));
+  EXPECT_FALSE(values_equal(I(0), Value::boolean(false)));
+  EXPECT_FALSE(values_equal(I(1), S("1")));
+  EXPECT_TRUE(values_equal(S("abc"), S("abc")));
+  EXPECT_FALSE(values_equal(S("abc"), S("abd")));
+  EXPECT_TRUE(values_equal(A({I(1), A({S("x")})}), A({F(1), A({S("x")})})));
+  EXPECT_FALSE(values_equal(A({I(1)}), A({I(1), I(2)})));
+  EXPECT_FALSE(values_equal(A({I(1), A({S("x")})}), A({I(1), A({S("y")})})));
+  EXPECT_TRUE(values_equal(M({{"a", I(1)}, {"b", I(2)}}), M({{"b", I(2)}, {"a", F(1)}})));
+  EXPECT_FALSE(values_equal(M({{"a", I(1)}}), M({{"a", I(1)}, {"b", I(2)}})));
+  EXPECT_FALSE(values_equal(M({{"a", I(1)}}), M({{"b", I(1)}})));
+  EXPECT_FALSE(values_equal(M({{"a", I(1)}}), A({I(1)})));
+  EXPECT_TRUE(values_equal(make_inclusive_range(0, 3), make_range(0, 4, 1)));
+  EXPECT_FALSE(values_equal(make_inclusive_range(0, 3), A({I(0), I(1), I(2), I(3)})));
+  Value e = make_exception(ExcClass::Exception, "x");
+  EXPECT_TRUE(values_equal(e, e));
+  EXPECT_FALSE(values_equal(e, make_exception(ExcClass::Exception, "x")));
+}
+
+TEST(EqualityTest, DeepButWithinLimit) {
+  Value a = A({});
+  Value b = A({});
+  for (int i = 0; i < 5000; ++i) {
+    a = A({I(i), std::move(a)});
+    b = A({F(i), std::move(b)});
+  }
+  EXPECT_TRUE(values_equal(a, b));
+}
+
+// ---- Ordering -------------------------------------------------------------
+
+TEST(CompareTest, NumbersStringsArrays) {
+  EXPECT_LT(compare_values(I(1), I(2)), 0);
+  EXPECT_GT(compare_values(F(2.5), I(2)), 0);
+  EXPECT_EQ(compare_values(I(2), F(2.0)), 0);
+  EXPECT_LT(compare_values(I(INT64_MAX), F(9223372036854775808.0)), 0);
+  EXPECT_GT(compare_values(I(-1), F(-1.5)), 0);
+  EXPECT_LT(compare_values(S("abc"), S("abd")), 0);
+  EXPECT_LT(compare_values(S("ab"), S("abc")), 0);
+  EXPECT_LT(compare_values(S("z"), S("\xC3\xA9")), 0);  // by code point
+  EXPECT_EQ(compare_values(S("x"), S("x")), 0);
+  EXPECT_LT(compare_values(A({I(1), I(2)}), A({I(1), I(3)})), 0);
+  EXPECT_LT(compare_values(A({I(1)}), A({I(1), I(0)})), 0);
+  EXPECT_GT(compare_values(A({I(2)}), A({I(1), I(9)})), 0);
+  EXPECT_EQ(compare_values(A({A({I(1)}), S("a")}), A({A({F(1)}), S("a")})), 0);
+  EXPECT_LT(compare_values(A({A({I(1)}), I(5)}), A({A({I(1), I(0)}), I(0)})), 0);
+  EXPECT_EQ(compare_values(A({}), A({})), 0);
+  // NaN sorts above every number.
+  EXPECT_GT(compare_values(F(std::nan("")), I(5)), 0);
+  EXPECT_LT(compare_values(I(5), F(std::nan(""))), 0);
+}
+
+TEST(CompareTest, MismatchedTypesThrow) {
+  EXPECT_EQ(error_message(ExcClass::TypeException, [] { (void)compare_values(S("a"), I(1)); }),
+            "cannot compare String and Int");
+  EXPECT_EQ(error_message(ExcClass::TypeException,
+                          [] {
+                            (void)compare_values(A({I(1), Value()}), A({I(1), I(2)}));
+                          }),
+            "cannot compare Nil and Int");
+  EXPECT_EQ(error_message(ExcClass::TypeException,
+                          [] { (void)compare_values(Value::boolean(true), Value()); }),
+            "cannot compare Bool and Nil");
+  EXPECT_EQ(
+      error_message(ExcClass::TypeException, [] { (void)compare_values(make_map(), make_map()); }),
+      "cannot compare Map and Map");
+}
+
+}  // namespace
+}  // namespace weft
