@@ -78,7 +78,8 @@ int run(const CommandLine& line) {
     case Command::Repl:
       return start_repl(line);
     case Command::Test:
-      return run_tests(TestRunOptions{.paths = line.test_paths, .verbose = line.test_verbose});
+      return run_tests(TestRunOptions{
+          .paths = line.test_paths, .verbose = line.test_verbose, .threads = line.threads});
   }
   return kExitUsage;
 }

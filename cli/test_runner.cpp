@@ -188,7 +188,8 @@ int wait_for_exit(pid_t pid, Clock::time_point deadline, ChildResult& result) {
 }
 
 // `binary run file`, with stdin from /dev/null and stdout/stderr captured.
-ChildResult run_child(const std::string& binary, const std::string& file, int timeout_seconds) {
+ChildResult run_child(const std::string& binary, const std::string& file, int timeout_seconds,
+                      int threads) {
   ChildResult result;
   auto started = Clock::now();
   auto deadline = started + std::chrono::seconds(timeout_seconds);
@@ -215,8 +216,14 @@ ChildResult run_child(const std::string& binary, const std::string& file, int ti
   posix_spawn_file_actions_adddup2(actions.get(), err_pipe[1], STDERR_FILENO);
 
   std::string run_word = "run";
-  std::vector<char*> argv = {const_cast<char*>(binary.c_str()), run_word.data(),
-                             const_cast<char*>(file.c_str()), nullptr};
+  std::string threads_flag = "--threads";
+  std::string threads_value = std::to_string(threads);
+  std::vector<char*> argv = {const_cast<char*>(binary.c_str())};
+  if (threads > 0) {
+    argv.push_back(threads_flag.data());
+    argv.push_back(threads_value.data());
+  }
+  argv.insert(argv.end(), {run_word.data(), const_cast<char*>(file.c_str()), nullptr});
   pid_t pid = 0;
   int spawned = posix_spawn(&pid, binary.c_str(), actions.get(), nullptr, argv.data(), environ);
   close(out_pipe[1]);
@@ -459,7 +466,7 @@ int run_tests(const TestRunOptions& options) {
     while (true) {
       size_t index = next_test.fetch_add(1, std::memory_order_relaxed);
       if (index >= tests.size()) return;
-      ChildResult result = run_child(binary, tests[index].path, options.timeout_seconds);
+      ChildResult result = run_child(binary, tests[index].path, options.timeout_seconds, options.threads);
       {
         std::lock_guard guard(lock);
         results[index] = std::move(result);

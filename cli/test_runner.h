@@ -20,6 +20,7 @@ struct TestRunOptions {
   bool verbose = false;            // list every file, not only failures
   int parallel_jobs = 2;
   int timeout_seconds = 60;
+  int threads = 0;  // passed on as --threads to every test; 0: the default
 };
 
 // Prints one line per failure and then "N passed, N failed"; gives 0 only

@@ -220,7 +220,7 @@ Value sleep_async(NativeCall& call) {
     if (fired) {
       (void)f->complete(Value());
     } else {
-      (void)f->fail(make_exception(ExcClass::CancellationException, "timer cancelled"));
+      (void)f->cancel();
     }
     held = Value();
   });
