@@ -79,17 +79,16 @@ RunResult ScriptTask::run(std::uint32_t budget) {
     Vm vm(runtime_);
     if (!started_) {
       started_ = true;
-      fiber_ = std::make_unique<Fiber>();
-      vm.start(*fiber_, callable_, std::move(args_), has_keywords_);
+      vm.start(fiber_, callable_, std::move(args_), has_keywords_);
       callable_ = Value();
       args_.clear();
     }
-    switch (vm.run(*fiber_, budget, this)) {
+    switch (vm.run(fiber_, budget, this)) {
       case RunStatus::Completed:
-        finish(false, std::move(fiber_->result));
+        finish(false, std::move(fiber_.result));
         return RunResult::Completed;
       case RunStatus::Failed:
-        finish(true, std::move(fiber_->exception));
+        finish(true, std::move(fiber_.exception));
         return RunResult::Completed;
       case RunStatus::Yielded:
         return RunResult::Yielded;
@@ -123,7 +122,9 @@ void ScriptTask::finish(bool failed, Value result) {
   for (auto& scope : open_scopes_) (void)scope->abort();
   open_scopes_.clear();
   drop_extra_waker();
-  fiber_.reset();
+  // The fiber's memory goes now, not when the last reference to the task
+  // (its future may keep it for long) is dropped.
+  fiber_ = Fiber();
   future_ = Value();
 }
 

@@ -69,7 +69,7 @@ class ScriptTask final : public Task {
   bool has_keywords_ = false;
   bool started_ = false;
   bool cancellation_delivered_ = false;
-  std::unique_ptr<Fiber> fiber_;
+  Fiber fiber_;
   Value future_;
   TaskWaker waker_;
   Future* waiting_on_ = nullptr;  // the future waker_ is registered on

@@ -11,6 +11,7 @@
 // innermost handler of the fiber, or they end the fiber.
 #include "engine/vm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <new>
@@ -363,8 +364,17 @@ Value awaited_exception(const Value& failure, const Fiber& f) {
 
 void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args,
                bool has_keywords) {
-  fiber.stack.assign(args.size() + 16, Value());
+  // Exactly the slots the entry frame needs: a million suspended tasks
+  // each keep this stack, so it starts small and grows on deeper calls.
+  size_t needed = args.size() + 2;
+  if (callable.is(ObjType::Closure)) {
+    needed = std::max(needed, size_t{2} + callable.as<Closure>()->proto()->num_registers);
+  }
+  fiber.stack.clear();
+  fiber.stack.shrink_to_fit();
+  fiber.stack.resize(needed);
   fiber.frames.clear();
+  fiber.frames.reserve(1);
   fiber.handlers.clear();
   fiber.stack[0] = callable;
   uint32_t count = static_cast<uint32_t>(args.size());
@@ -388,8 +398,6 @@ void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args,
     }
     Closure* closure = callable.as<Closure>();
     const Proto& proto = *closure->proto();
-    size_t needed = 2 + proto.num_registers + args.size();
-    if (needed > fiber.stack.size()) fiber.stack.resize(needed);
     bind_arguments(fiber, proto, 1, count, has_keywords);
     fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
   } catch (const ScriptError& e) {

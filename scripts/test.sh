@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, then builds and runs every test twice: in the
-# Release build, and in the ASan+UBSan+LeakSanitizer build. This is what CI
-# runs (.ci/run).
+# Installs what is missing, then builds and runs every test: in the Release
+# build, in the ASan+UBSan+LeakSanitizer build, and the concurrency suites in
+# the ThreadSanitizer build. This is what CI runs (.ci/run).
 #
 #   bash scripts/test.sh
 #
@@ -44,6 +44,15 @@ if step "setup" bash scripts/setup.sh; then
     step "test asan" run_ctest asan \
       ASAN_OPTIONS=detect_leaks=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  fi
+  # ThreadSanitizer over the concurrency suites: the scheduler, promise and
+  # I/O unit tests and the async script tests. oneTBB is rebuilt with TSan
+  # from Debian's source first (../shared/design/PITFALLS.md).
+  if step "build oneTBB with TSan" bash scripts/build_tbb_tsan.sh &&
+    step "build tsan" bash scripts/build.sh tsan; then
+    step "test tsan" env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+      ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
+      -R "${WEFT_TSAN_TESTS:-^(PromiseCore|Scheduler|Task|TaskState|IoService)|^async_scripts}"
   fi
 fi
 
