@@ -23,13 +23,12 @@ void print_error(const std::string& error) {
   std::fflush(stderr);
 }
 
-// --threads is only validated for now; --stats and --trace report
-// scheduler events, so there is nothing to report until the scheduler
-// exists. Saying so beats silently ignoring a flag the user typed.
+// --stats and --trace are accepted but the scheduler does not count or
+// trace its events yet. Saying so beats silently ignoring a flag the user
+// typed.
 void note_scheduler_options(const CommandLine& line) {
   if (line.stats || !line.trace_file.empty()) {
-    std::fputs("weft: note: --stats and --trace arrive with the task scheduler; ignored for now\n",
-               stderr);
+    std::fputs("weft: note: --stats and --trace are not implemented yet; ignored\n", stderr);
   }
 }
 

@@ -51,7 +51,11 @@ class TerminalReader final : public LineReader {
     std::unique_ptr<char, decltype(&std::free)> line(readline(prompt), &std::free);
     if (!line) return std::nullopt;
     std::string text(line.get());
-    if (text.find_first_not_of(" \t") != std::string::npos) add_history(line.get());
+    if (text.find_first_not_of(" \t") != std::string::npos) {
+      add_history(line.get());
+      // Saved at once: `(exit)` ends the process without running destructors.
+      if (!history_path_.empty()) write_history(history_path_.c_str());
+    }
     return text;
   }
 
@@ -135,7 +139,18 @@ int run_repl(Runtime& runtime) {
     reader = std::make_unique<StreamReader>();
   }
 
-  Module module("<repl>");
+  // The session's module lives as long as the runtime (see run_file): a
+  // task or timer still running when the session ends may hold its values.
+  auto owned = std::make_unique<Module>("<repl>");
+  Module& module = *owned;
+  struct KeepModule {
+    Runtime& runtime;
+    std::unique_ptr<Module>& module;
+    ~KeepModule() {
+      module->clear_globals();
+      runtime.keep_module(std::move(module));
+    }
+  } keep{runtime, owned};
   std::string pending;
   while (true) {
     std::optional<std::string> line =

@@ -295,10 +295,22 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+// The line of stderr that best says what went wrong: a sanitizer's report
+// line when there is one (its banner of '=' says nothing), otherwise the
+// first line with text.
 std::string first_line(std::string_view text) {
   std::vector<std::string_view> lines = split_lines(text);
   for (std::string_view line : lines) {
-    if (!trim(line).empty()) return printable(line);
+    if (line.find("Sanitizer") != std::string_view::npos ||
+        line.find("runtime error:") != std::string_view::npos) {
+      return printable(trim(line));
+    }
+  }
+  for (std::string_view line : lines) {
+    std::string_view content = trim(line);
+    if (!content.empty() && content.find_first_not_of('=') != std::string_view::npos) {
+      return printable(content);
+    }
   }
   return "nothing";
 }
@@ -466,7 +478,8 @@ int run_tests(const TestRunOptions& options) {
     while (true) {
       size_t index = next_test.fetch_add(1, std::memory_order_relaxed);
       if (index >= tests.size()) return;
-      ChildResult result = run_child(binary, tests[index].path, options.timeout_seconds, options.threads);
+      ChildResult result =
+          run_child(binary, tests[index].path, options.timeout_seconds, options.threads);
       {
         std::lock_guard guard(lock);
         results[index] = std::move(result);

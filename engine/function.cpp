@@ -36,6 +36,10 @@ Module::~Module() {
   destroy_immortals(immortals_);
 }
 
+void Module::clear_globals() {
+  for (size_t i = 0; i < names_.size(); ++i) slot(static_cast<uint32_t>(i)).store(Value());
+}
+
 uint32_t Module::declare(const std::string& name) {
   auto it = index_.find(name);
   if (it != index_.end()) return it->second;

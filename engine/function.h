@@ -152,6 +152,10 @@ class Module {
   SharedSlot& slot(uint32_t index) { return chunks_[index / kChunkSize][index % kChunkSize]; }
   size_t size() const { return names_.size(); }
 
+  // Drops every global's value (the module's functions and constants stay:
+  // values that tasks or the I/O thread still hold may refer to them).
+  void clear_globals();
+
   // Makes `obj` immortal and owned by this module (freed with it).
   void adopt_immortal(Obj* obj);
 

@@ -111,11 +111,14 @@ ProgramResult run_file(Runtime& runtime, const std::string& path) {
   auto source = std::make_shared<SourceFile>(SourceFile{path, text.str()});
   auto module = std::make_unique<Module>(path);
   ProgramResult result = run_program(runtime, *module, source);
-  // Futures kept in globals die with the module; report those that failed
-  // unhandled too.
+  // Futures kept in globals die with them; report those that failed
+  // unhandled too. The module itself (its functions and constants) lives as
+  // long as the runtime: a timer or a task may still hold a value that
+  // refers to one of its constants, and the runtime shuts those down first.
   result.value = Value();
-  module.reset();
+  module->clear_globals();
   collect_unhandled(runtime, result);
+  runtime.keep_module(std::move(module));
   return result;
 }
 

@@ -123,12 +123,16 @@ struct Combination {
 
 class CombinationWaiter final : public Waiter {
  public:
-  CombinationWaiter(std::shared_ptr<Combination> combination, size_t index, Value source)
-      : combination_(std::move(combination)), index_(index), source_(std::move(source)) {}
+  // `source` is not owned: a waiter registered on a future must not keep
+  // that future alive (it would be a cycle: the future's list holds the
+  // waiter). The future is alive whenever on_settled runs with a value: the
+  // settler holds a reference; a future dying pending reports Cancelled.
+  CombinationWaiter(std::shared_ptr<Combination> combination, size_t index, Future* source)
+      : combination_(std::move(combination)), index_(index), source_(source) {}
 
   void on_settled(Outcome outcome) noexcept override {
     settle(*combination_, index_, outcome,
-           outcome == Outcome::Cancelled ? Value() : source_.as<Future>()->result());
+           outcome == Outcome::Cancelled ? Value() : source_->result());
     delete this;
   }
 
@@ -160,7 +164,7 @@ class CombinationWaiter final : public Waiter {
  private:
   std::shared_ptr<Combination> combination_;
   size_t index_;
-  Value source_;
+  Future* source_;
 };
 
 Value combine(NativeCall& call, bool any, const char* name) {
@@ -184,7 +188,7 @@ Value combine(NativeCall& call, bool any, const char* name) {
     }
     Future* f = source.as<Future>();
     f->mark_handled();
-    auto* waiter = new CombinationWaiter(combination, i, source);
+    auto* waiter = new CombinationWaiter(combination, i, f);
     if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
       Outcome outcome = f->outcome();
       delete waiter;
@@ -231,12 +235,13 @@ Value sleep_async(NativeCall& call) {
 // (await ^timeout s f) compiles to (await (__with_timeout f s)).
 class TimeoutWaiter final : public Waiter {
  public:
-  TimeoutWaiter(Value source, Value target, TimerHandle timer)
-      : source_(std::move(source)), target_(std::move(target)), timer_(std::move(timer)) {}
+  // `source` is not owned, for the reason given at CombinationWaiter.
+  TimeoutWaiter(Future* source, Value target, TimerHandle timer)
+      : source_(source), target_(std::move(target)), timer_(std::move(timer)) {}
   void on_settled(Outcome outcome) noexcept override {
     timer_.cancel();
     Future* target = target_.as<Future>();
-    const Value& result = source_.as<Future>()->result();
+    Value result = outcome == Outcome::Cancelled ? Value() : source_->result();
     if (outcome == Outcome::Success) {
       (void)target->complete(result);
     } else if (outcome == Outcome::Failure) {
@@ -248,7 +253,7 @@ class TimeoutWaiter final : public Waiter {
   }
 
  private:
-  Value source_;
+  Future* source_;
   Value target_;
   TimerHandle timer_;
 };
@@ -271,7 +276,7 @@ Value with_timeout(NativeCall& call) {
         }
         held = Value();
       });
-  auto* waiter = new TimeoutWaiter(source, target, timer);
+  auto* waiter = new TimeoutWaiter(f, target, timer);
   if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
     waiter->on_settled(f->outcome());
   }

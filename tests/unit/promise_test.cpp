@@ -22,7 +22,7 @@ using weft::PromiseCore;
 using weft::Waiter;
 
 #if defined(__SANITIZE_THREAD__)
-constexpr int kRounds = 500;
+constexpr int kRounds = 2000;
 #else
 constexpr int kRounds = 3000;
 #endif
