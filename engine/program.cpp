@@ -1,6 +1,7 @@
 #include "engine/program.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -71,7 +72,8 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
     result.error = format_diagnostic(*source, e.loc, e.message);
     return result;
   }
-  if (runtime.options().dump_bytecode) result.error = disassemble(*main);
+  // A debugging aid: the listing goes to stderr before the program runs.
+  if (runtime.options().dump_bytecode) std::fputs(disassemble(*main).c_str(), stderr);
 
   // The top level is a task like any other, so it may await; the program
   // ends when it and every task it started have ended.
