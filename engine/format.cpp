@@ -7,8 +7,6 @@
 // 3), so no container lock is held while another is visited.
 #include "engine/format.h"
 
-#include "engine/future.h"
-
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -17,6 +15,7 @@
 #include "engine/array.h"
 #include "engine/exception.h"
 #include "engine/function.h"
+#include "engine/future.h"
 #include "engine/map.h"
 #include "engine/range.h"
 #include "engine/string.h"
