@@ -36,6 +36,7 @@ inline constexpr uint8_t kFlagKC = 2;  // operand C is a constant
 // order the script wrote them.
 inline constexpr uint8_t kFlagSwapped = 4;
 inline constexpr uint8_t kFlagKeywords = 1;
+inline constexpr uint8_t kFlagSubtracted = 1;  // ADDI written as x - n (for messages)
 inline constexpr uint8_t kFlagImmortal = 1;
 inline constexpr uint8_t kFlagStepRange = 1;
 

@@ -147,25 +147,35 @@ Value arith_slow(Opcode op, const Value& a, const Value& b) {
               std::string("cannot ") + verb_for(op) + " " + type_name(a) + " and " + type_name(b));
 }
 
+// Int against Float compares exactly (not through a double, which would
+// round large Ints); NaN is unordered: every comparison with it is false.
+bool mixed_unordered(const Value& a, const Value& b) {
+  return (a.is_float() && std::isnan(a.as_float())) || (b.is_float() && std::isnan(b.as_float()));
+}
+
 bool less_than(const Value& a, const Value& b) {
   if (a.is_int() && b.is_int()) return a.as_int() < b.as_int();
-  if (a.is_number() && b.is_number()) return a.as_number() < b.as_number();
+  if (a.is_float() && b.is_float()) return a.as_float() < b.as_float();
+  if (a.is_number() && b.is_number() && mixed_unordered(a, b)) return false;
   return compare_values(a, b) < 0;
 }
 
 bool less_equal(const Value& a, const Value& b) {
   if (a.is_int() && b.is_int()) return a.as_int() <= b.as_int();
-  if (a.is_number() && b.is_number()) return a.as_number() <= b.as_number();
+  if (a.is_float() && b.is_float()) return a.as_float() <= b.as_float();
+  if (a.is_number() && b.is_number() && mixed_unordered(a, b)) return false;
   return compare_values(a, b) <= 0;
 }
 
-// For `a > b` compiled as `b < a`: compares in the script's order.
+// For `a > b` compiled as `b < a`: compares in the script's order; -2 when
+// unordered (NaN), which every caller treats as false.
 int compare_swapped(const Value& a, const Value& b) {
-  if (a.is_number() && b.is_number()) {
-    double x = a.as_number();
-    double y = b.as_number();
+  if (a.is_float() && b.is_float()) {
+    double x = a.as_float();
+    double y = b.as_float();
     return x < y ? -1 : (x > y ? 1 : (x == y ? 0 : -2));
   }
+  if (a.is_number() && b.is_number() && mixed_unordered(a, b)) return -2;
   return compare_values(a, b);
 }
 
@@ -623,7 +633,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
             if (__builtin_add_overflow(b.as_int(), static_cast<int64_t>(ins.sc()), &r)) overflow();
             R[ins.a] = Value::integer(r);
           } else {
-            R[ins.a] = arith_slow(Opcode::ADD, b, Value::integer(ins.sc()));
+            R[ins.a] = (ins.flags & kFlagSubtracted)
+                           ? arith_slow(Opcode::SUB, b, Value::integer(-ins.sc()))
+                           : arith_slow(Opcode::ADD, b, Value::integer(ins.sc()));
           }
           NEXT;
         }

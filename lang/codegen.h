@@ -199,6 +199,16 @@ class CodeGen {
       unit_.captured.insert(local->decl);
       return add_upvalue(fs, local->decl, true, local->reg);
     }
+    if (parent.self_decl != nullptr && parent.self_name == name) {
+      // An inner function names the local function it is inside of. The
+      // enclosing function keeps itself in a cell for it (made in its
+      // prologue, held by its frame), so the closure never captures itself
+      // and no cycle forms. Pass 1 records the need; pass 2 declares that
+      // cell as a local, which find_local above then finds.
+      unit_.needs_self_cell.insert(parent.self_decl);
+      unit_.captured.insert(parent.self_decl);
+      return add_upvalue(fs, parent.self_decl, true, 0);
+    }
     int outer = resolve_upvalue(parent, name);
     if (outer < 0) return -1;
     return add_upvalue(fs, parent.upvalue_entries[outer].decl, false, static_cast<uint16_t>(outer));
@@ -317,7 +327,9 @@ class CodeGen {
   void leave_tries(const Node& at, size_t down_to);
   void loop_body(const Node& at, const std::vector<const Node*>& body, LoopContext& loop);
 
-  Proto* function_body(const Node& node, const std::string& name, const Node& params,
+  // `self` is the name node of a local (not module-level) named function.
+  Proto* function_body(const Node& node, const std::string& name, const Node* self,
+                       const Node& params,
                        const std::vector<const Node*>& body);
 
   CompileUnit& unit_;

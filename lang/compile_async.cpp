@@ -22,7 +22,7 @@ void CodeGen::form_async(const Node& node, uint16_t dest) {
   Node no_params;
   no_params.kind = NodeKind::Array;
   no_params.loc = node.loc;
-  Proto* proto = function_body(node, "<async>", no_params, rest_of(node, 1));
+  Proto* proto = function_body(node, "<async>", nullptr, no_params, rest_of(node, 1));
   uint32_t k = add_constant(Value::adopt(proto));
   uint16_t mark = fs_->free_reg;
   uint16_t fn = alloc_reg(node);

@@ -631,13 +631,17 @@ void CodeGen::form_try(const Node& node, uint16_t dest) {
     block(node, body, result);
   }
   if (has_finally) {
+    // The finally body is emitted once, shared by both paths: the normal
+    // path arrives with nil in outer_exc, the handler with the exception,
+    // which is rethrown afterwards. (Emitting it once per path would double
+    // the code at every level of nesting.)
     fs_->tries.pop_back();
     emit(node, Opcode::ENDTRY);
+    emit(node, Opcode::LOADNIL, outer_exc, 0);
+    patch_here(outer_try);
     uint16_t scratch = alloc_reg(node);
     block(node, finally_body, scratch);
-    size_t to_end = emit_jump(node);
-    patch_here(outer_try);
-    block(node, finally_body, scratch);
+    size_t to_end = emit_jump(node, Opcode::JMPIFNOT, outer_exc);
     emit(node, Opcode::THROW, outer_exc);
     patch_here(to_end);
   }

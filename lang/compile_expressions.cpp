@@ -372,7 +372,8 @@ void CodeGen::arith(const Node& op, const Node& left, const Node& right, uint16_
       right.int_value <= 32767) {
     uint16_t a = expr_any(left);
     int64_t imm = t == "+" ? right.int_value : -right.int_value;
-    emit(op, Opcode::ADDI, dest, a, static_cast<uint16_t>(static_cast<int16_t>(imm)));
+    emit(op, Opcode::ADDI, dest, a, static_cast<uint16_t>(static_cast<int16_t>(imm)),
+         t == "-" ? kFlagSubtracted : 0);
     free_to(mark);
     return;
   }

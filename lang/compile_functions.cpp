@@ -25,12 +25,13 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
   }
   const Node& params = *node.children[i];
   std::vector<const Node*> body = rest_of(node, i + 1);
-  Proto* proto = function_body(node, name != nullptr ? name->text : "", params, body);
+  bool module_function = name != nullptr && at_module_scope();
+  Proto* proto = function_body(node, name != nullptr ? name->text : "",
+                               module_function ? nullptr : name, params, body);
   proto->is_async = is_async;
   uint32_t k = add_constant(Value::adopt(proto));
   // The constant holds the compiler's reference; the module owns it too.
   if (k > 0xFFFFFF) fail(node, "too many functions");
-  bool module_function = name != nullptr && at_module_scope();
   uint16_t mark = fs_->free_reg;
   bool wanted = dest != kNoDest;
   if (name == nullptr) {
@@ -72,7 +73,8 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
   free_to(mark);
 }
 
-Proto* CodeGen::function_body(const Node& node, const std::string& name, const Node& params,
+Proto* CodeGen::function_body(const Node& node, const std::string& name, const Node* self,
+                              const Node& params,
                               const std::vector<const Node*>& body) {
   Proto* proto = new Proto();
   unit_.module.adopt_immortal(proto);
@@ -85,6 +87,7 @@ Proto* CodeGen::function_body(const Node& node, const std::string& name, const N
   fs.parent = fs_;
   fs.proto = proto;
   fs.self_name = name;
+  fs.self_decl = self;
   FunctionState* saved = fs_;
   fs_ = &fs;
   push_scope();
@@ -184,6 +187,11 @@ Proto* CodeGen::function_body(const Node& node, const std::string& name, const N
       patch_here(skip);
     }
     declare_local_at(*param->name, pname, reg);
+  }
+  if (self != nullptr && !unit_.analysis && unit_.needs_self_cell.count(self) != 0) {
+    uint16_t reg = alloc_reg(*self);
+    emit(*self, Opcode::SELF, reg);
+    declare_local_at(*self, name, reg);
   }
   uint16_t result = alloc_reg(node);
   fs.scopes.back().top = fs.free_reg;

@@ -14,6 +14,7 @@
 // captured declarations, the second emits code.
 #include "lang/compiler.h"
 
+#include "lang/big_stack.h"
 #include "lang/codegen.h"
 
 namespace weft {
@@ -111,21 +112,27 @@ using compiler::CompileUnit;
 
 Proto* compile_program(Runtime& runtime, Module& module, const SourceRef& source,
                        const std::vector<NodePtr>& program) {
-  CompileUnit unit{runtime, module, source, true, {}};
-  // Pass 1 finds captured variables. Its prototypes are discarded; globals
-  // it declared are declared again, identically, by pass 2.
-  {
-    unit.analysis = true;
-    Module scratch(module.name());
-    for (size_t i = 0; i < module.size(); ++i) scratch.declare(module.global_name(i));
-    CompileUnit analysis{runtime, scratch, source, true, {}};
-    CodeGen pass1(analysis);
-    pass1.compile_main(program);
-    unit.captured = std::move(analysis.captured);
-  }
-  unit.analysis = false;
-  CodeGen pass2(unit);
-  return pass2.compile_main(program);
+  Proto* result = nullptr;
+  // The code generator recurses over the tree: give it a stack that fits
+  // the deepest tree the reader accepts (lang/big_stack.h).
+  run_with_big_stack([&] {
+    CompileUnit unit{runtime, module, source, true, {}, {}};
+    // Pass 1 finds captured variables. Its prototypes are discarded; globals
+    // it declared are declared again, identically, by pass 2.
+    {
+      Module scratch(module.name());
+      for (size_t i = 0; i < module.size(); ++i) scratch.declare(module.global_name(i));
+      CompileUnit analysis{runtime, scratch, source, true, {}, {}};
+      CodeGen pass1(analysis);
+      pass1.compile_main(program);
+      unit.captured = std::move(analysis.captured);
+      unit.needs_self_cell = std::move(analysis.needs_self_cell);
+    }
+    unit.analysis = false;
+    CodeGen pass2(unit);
+    result = pass2.compile_main(program);
+  });
+  return result;
 }
 
 }  // namespace weft

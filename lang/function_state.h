@@ -55,6 +55,7 @@ struct FunctionState {
   Proto* proto = nullptr;
   bool module_level = false;  // the outermost scope declares globals
   std::string self_name;      // resolves to the running closure (no self-capture cycle)
+  const Node* self_decl = nullptr;  // a local function's name node (see resolve_upvalue)
   std::vector<Local> locals;
   std::vector<Scope> scopes;
   uint16_t free_reg = 0;
@@ -75,6 +76,9 @@ struct CompileUnit {
   // pass 2 emits the code, boxing exactly those in cells.
   bool analysis = true;
   std::unordered_set<const Node*> captured;
+  // Local functions that inner functions refer to by name (keyed by the
+  // name node): they keep themselves in a cell (pass 1 finds them).
+  std::unordered_set<const Node*> needs_self_cell;
 };
 
 }  // namespace weft::compiler
