@@ -337,6 +337,15 @@ class CodeGen {
 };
 
 std::vector<const Node*> rest_of(const Node& list, size_t from);
+
+// The opcode of an arithmetic operator's text: + - * / %.
+inline Opcode arith_opcode(const std::string& op) {
+  if (op == "+") return Opcode::ADD;
+  if (op == "-") return Opcode::SUB;
+  if (op == "*") return Opcode::MUL;
+  if (op == "/") return Opcode::DIV;
+  return Opcode::MOD;
+}
 std::string path_text(const Node& node);
 bool is_simple_value(const Node& n);
 

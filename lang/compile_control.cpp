@@ -160,11 +160,7 @@ void CodeGen::assignment(const Node& node, const Node& target, const std::string
     emit(key, Opcode::GETFIELD, val, obj, static_cast<uint16_t>(k));
     Operand r = operand(value);
     const std::string t = op.substr(0, 1);
-    Opcode code = t == "+"   ? Opcode::ADD
-                  : t == "-" ? Opcode::SUB
-                  : t == "*" ? Opcode::MUL
-                  : t == "/" ? Opcode::DIV
-                             : Opcode::MOD;
+    Opcode code = arith_opcode(t);
     emit(*node.children[1], code, val, val, r.index, r.is_constant ? kFlagKC : 0);
   }
   emit(key, Opcode::SETFIELD, obj, static_cast<uint16_t>(k), val);

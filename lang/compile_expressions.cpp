@@ -319,11 +319,7 @@ void CodeGen::infix_tree(const InfixTree& tree, uint16_t dest) {
     emit(op, Opcode::RANGE, dest, a, b);
   } else {
     const std::string& t = op.text;
-    code = t == "+"   ? Opcode::ADD
-           : t == "-" ? Opcode::SUB
-           : t == "*" ? Opcode::MUL
-           : t == "/" ? Opcode::DIV
-                      : Opcode::MOD;
+    code = arith_opcode(t);
     emit(op, code, dest, a, b);
   }
   free_to(mark);
@@ -377,11 +373,7 @@ void CodeGen::arith(const Node& op, const Node& left, const Node& right, uint16_
     free_to(mark);
     return;
   }
-  Opcode code = t == "+"   ? Opcode::ADD
-                : t == "-" ? Opcode::SUB
-                : t == "*" ? Opcode::MUL
-                : t == "/" ? Opcode::DIV
-                           : Opcode::MOD;
+  Opcode code = arith_opcode(t);
   Operand l = operand(left);
   Operand r = operand(right);
   uint8_t flags = (l.is_constant ? kFlagKB : 0) | (r.is_constant ? kFlagKC : 0);
