@@ -467,16 +467,19 @@ void CodeGen::form_break(const Node& node, uint16_t dest, bool is_continue) {
   if (node.children.size() > (is_continue ? 1u : 2u)) {
     fail(node, is_continue ? "continue takes no value" : "break takes at most one value");
   }
-  LoopContext& loop = fs_->loops.back();
+  // By index, not by reference: the break value may hold loops of its own,
+  // which grow fs_->loops while it compiles.
+  size_t loop_index = fs_->loops.size() - 1;
   if (!is_continue && node.children.size() == 2) {
-    if (loop.break_gives_value) {
-      expr(*node.children[1], loop.result_reg);
+    if (fs_->loops[loop_index].break_gives_value) {
+      expr(*node.children[1], fs_->loops[loop_index].result_reg);
     } else {
       expr_discard(*node.children[1]);
     }
   }
-  leave_tries(node, loop.try_depth);
+  leave_tries(node, fs_->loops[loop_index].try_depth);
   size_t jump = emit_jump(node);
+  LoopContext& loop = fs_->loops[loop_index];
   (is_continue ? loop.continue_jumps : loop.break_jumps).push_back(jump);
   (void)dest;
 }
