@@ -1025,10 +1025,15 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   catch (ScriptError& e) {
     frame->pc = pc;
     if (!deliver(f, make_exception(e.cls, e.message))) return RunStatus::Failed;
+    // A throw counts against the budget like a call: a program that only
+    // throws and catches (a finally that recurses after a stack overflow)
+    // still yields its worker.
+    if (--budget <= 0) return RunStatus::Yielded;
   }
   catch (ScriptThrow& t) {
     frame->pc = pc;
     if (!deliver(f, std::move(t.exception))) return RunStatus::Failed;
+    if (--budget <= 0) return RunStatus::Yielded;
   }
   catch (const std::bad_alloc&) {
     frame->pc = pc;

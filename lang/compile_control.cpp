@@ -371,12 +371,13 @@ void CodeGen::form_for(const Node& node, uint16_t dest) {
   // Counted loops for literal ranges: no Range object, no iterator.
   bool counted = false;
   uint8_t flags = 0;
-  if (source.kind == NodeKind::List && source.children.size() == 3 &&
+  // (With two names, a range goes through the iterator: index and value.)
+  if (vars.size() == 1 && source.kind == NodeKind::List && source.children.size() == 3 &&
       source.children[1]->is_symbol("..")) {
     expr(*source.children[0], base);
     expr(*source.children[2], static_cast<uint16_t>(base + 1));
     counted = true;
-  } else if (source.kind == NodeKind::List && source.children.size() >= 2 &&
+  } else if (vars.size() == 1 && source.kind == NodeKind::List && source.children.size() >= 2 &&
              source.children.size() <= 4 && source.children[0]->is_symbol("range") &&
              resolve("range").kind == NameKind::Builtin) {
     if (source.children.size() == 2) {

@@ -279,6 +279,7 @@ Value repeat(NativeCall& call) {
     throw_error(ExcClass::RuntimeException, "string too large");
   }
   std::string out;
+  if (s.empty()) return make_string(std::move(out));  // and no n-step loop
   out.reserve(s.size() * static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out.append(s);
   return make_string(std::move(out));
