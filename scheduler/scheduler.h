@@ -18,10 +18,13 @@
 // the worker that made them and are stolen by idle workers from the cold
 // end, instead of all going through one shared stream. bench/micro/
 // scheduler_bench.cpp measures both policies (WorkerSpawn::LocalDeque and
-// ::SharedQueue; the "migrated" counter counts runs that changed worker);
-// docs/ARCHITECTURE.md records the numbers. Every closure, enqueued or
-// spawned, belongs to one task_group, so the destructor can wait for the
-// last closure to return (shutdown rule 3).
+// ::SharedQueue; "migrated" counts runs that changed worker) and records
+// the numbers in its header: through the local deque a fork-join tree
+// costs a quarter or less per task and almost never migrates (0.006% of
+// runs on 2 workers); through the shared stream ~45% of runs move to
+// another worker. Every closure, enqueued or spawned, belongs to one
+// task_group, so the destructor can wait for the last closure to return
+// (shutdown rule 3).
 //
 // Why yields go Behind: a TBB worker takes its own deque before the shared
 // stream, so a yielding task put back on its deque would run again at once
@@ -64,12 +67,12 @@
 // wait_until_quiescent() saw active == 0. Only wakes made by a running task
 // cannot race with it, because the running task keeps active above zero.
 //
-// Statistics: per-worker slots, each on its own cache lines, written only by
-// the thread that holds that TBB arena slot (oneTBB makes at least two
-// slots per arena) (load + store, no
-// read-modify-write, no shared line); threads outside the arena use one
-// extra slot with fetch_add. stats() sums them on demand, relaxed, so the
-// totals are only exact once the scheduler is quiescent.
+// Statistics: per-worker slots, each on its own cache lines, written only
+// by the thread that holds that TBB arena slot (load + store, no
+// read-modify-write, no shared line; oneTBB makes at least two slots per
+// arena); threads outside the arena use one extra slot with fetch_add.
+// stats() sums them on demand, relaxed, so the totals are only exact once
+// the scheduler is quiescent.
 //
 // Threads: the arena has max_concurrency N and no slot reserved for an
 // external thread, so N TBB workers run tasks and no other thread needs to
