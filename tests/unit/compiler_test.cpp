@@ -825,7 +825,6 @@ const ErrorCase kErrors[] = {
     {"(loop (break 1 2))", 1, 7, "break takes at most one value"},
     {"(loop (continue 1))", 1, 7, "continue takes no value"},
     {"(fn f [] (return 1 2))", 1, 10, "return takes at most one value"},
-    {"(for i x in (0 .. 3) i)", 1, 8, "a range gives one value per step"},
     {"(var x 1)\n(if x\n  (println\n    undefined_thing))", 4, 5, "undefined variable 'undefined_thing'"},
 };
 

@@ -841,7 +841,17 @@ std::vector<std::string> load_corpus() {
     std::ifstream in(file, std::ios::binary);
     std::ostringstream text;
     text << in.rdbuf();
-    if (text.str().size() < 100'000) out.push_back(text.str());
+    // The harness runs each program on a bare fiber with an instruction
+    // budget, not as a task on the scheduler, and does not wait for tasks
+    // it would start; programs that use the concurrency forms are covered
+    // by tests/lang/async and stress/ instead.
+    const std::string& body = text.str();
+    bool concurrent = body.find("async") != std::string::npos ||
+                      body.find("await") != std::string::npos ||
+                      body.find("scope") != std::string::npos ||
+                      body.find("Future") != std::string::npos ||
+                      body.find("sleep") != std::string::npos;
+    if (body.size() < 100'000 && !concurrent) out.push_back(body);
   }
   return out;
 }
@@ -1021,7 +1031,7 @@ class Mutator {
 // Each program runs in a fresh runtime; 2000 keep the test to seconds in
 // Release and within its timeout under the sanitizers.
 constexpr int kGrammarPrograms = 2000;
-constexpr int kMutantsPerScript = 4;
+constexpr int kMutantsPerScript = 23;
 
 TEST(Robustness, GrammarProgramsReadCompileAndRun) {
   Harness harness;
