@@ -56,7 +56,9 @@
 #include "lang/reader.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+// Declared here: GCC 12 on Debian ships no sanitizer/allocator_interface.h,
+// but the sanitizer runtimes define the function.
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #define WEFT_ROBUSTNESS_SANITIZER_ALLOCATOR 1
 #else
 #include <malloc.h>
