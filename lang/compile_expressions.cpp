@@ -252,6 +252,15 @@ InfixTree CodeGen::parse_infix(const std::vector<const Node*>& items, size_t& po
     }
     if (op->precedence < min_prec) break;
     const Node* op_node = items[pos++];
+    if (op->kind != OpKind::Compare && lhs.leaf == nullptr &&
+        find_operator(*lhs.ops[0])->precedence == op->precedence) {
+      // Left-associative operators of one level make one flat chain, not a
+      // left-deep tree: a 70,000-operand (a + b + ...) must not need a
+      // 70,000-deep recursion to compile (or to free).
+      lhs.ops.push_back(op_node);
+      lhs.operands.push_back(parse_infix(items, pos, op->precedence + 1));
+      continue;
+    }
     InfixTree node;
     node.ops.push_back(op_node);
     node.operands.push_back(std::move(lhs));
@@ -285,43 +294,43 @@ void CodeGen::infix_tree(const InfixTree& tree, uint16_t dest) {
   }
   const Node& op = *tree.ops[0];
   const OperatorInfo* info = find_operator(op);
-  auto leaf_or_tree = [&](const InfixTree& t, uint16_t reg) { infix_tree(t, reg); };
   if (info->kind == OpKind::Compare) {
     std::vector<const InfixTree*> xs;
     for (const InfixTree& t : tree.operands) xs.push_back(&t);
     compare_chain(tree.ops, xs, dest);
     return;
   }
-  const InfixTree& left = tree.operands[0];
-  const InfixTree& right = tree.operands[1];
-  if (left.leaf != nullptr && right.leaf != nullptr) {
-    binary(op, *left.leaf, *right.leaf, dest);
+  if (tree.ops.size() == 1 && tree.operands[0].leaf != nullptr &&
+      tree.operands[1].leaf != nullptr) {
+    binary(op, *tree.operands[0].leaf, *tree.operands[1].leaf, dest);
     return;
   }
+  // A chain a op1 b op2 c ..., folded from the left into one register.
   uint16_t mark = fs_->free_reg;
+  uint16_t target = is_temp(dest) ? dest : alloc_reg(op);
+  infix_tree(tree.operands[0], target);
   if (info->kind == OpKind::And || info->kind == OpKind::Or) {
-    uint16_t target = is_temp(dest) ? dest : alloc_reg(op);
-    leaf_or_tree(left, target);
-    size_t jump =
-        emit_jump(op, info->kind == OpKind::And ? Opcode::JMPIFNOT : Opcode::JMPIF, target);
-    leaf_or_tree(right, target);
-    patch_here(jump);
-    if (target != dest) emit(op, Opcode::MOVE, dest, target);
-    free_to(mark);
-    return;
-  }
-  uint16_t a = alloc_reg(op);
-  leaf_or_tree(left, a);
-  uint16_t b = alloc_reg(op);
-  leaf_or_tree(right, b);
-  Opcode code = Opcode::ADD;
-  if (info->kind == OpKind::Range) {
-    emit(op, Opcode::RANGE, dest, a, b);
+    std::vector<size_t> exits;
+    for (size_t i = 1; i < tree.operands.size(); ++i) {
+      exits.push_back(emit_jump(*tree.ops[i - 1],
+                                info->kind == OpKind::And ? Opcode::JMPIFNOT : Opcode::JMPIF,
+                                target));
+      infix_tree(tree.operands[i], target);
+    }
+    for (size_t jump : exits) patch_here(jump);
   } else {
-    const std::string& t = op.text;
-    code = arith_opcode(t);
-    emit(op, code, dest, a, b);
+    for (size_t i = 1; i < tree.operands.size(); ++i) {
+      const Node& step = *tree.ops[i - 1];
+      uint16_t inner = fs_->free_reg;
+      uint16_t operand_reg = alloc_reg(step);
+      infix_tree(tree.operands[i], operand_reg);
+      Opcode code = find_operator(step)->kind == OpKind::Range ? Opcode::RANGE
+                                                                : arith_opcode(step.text);
+      emit(step, code, target, target, operand_reg);
+      free_to(inner);
+    }
   }
+  if (target != dest) emit(op, Opcode::MOVE, dest, target);
   free_to(mark);
 }
 
@@ -404,13 +413,25 @@ void CodeGen::compare_chain(const std::vector<const Node*>& ops,
     return {false, reg};
   };
   uint16_t target = is_temp(dest) ? dest : alloc_reg(*ops[0]);
+  // The middle operands are carried in one register, so a long chain needs
+  // a fixed number of registers.
+  uint16_t carry = alloc_reg(*ops[0]);
   std::vector<size_t> exits;
   Operand left = load(*xs[0]);
   for (size_t i = 0; i < ops.size(); ++i) {
+    uint16_t inner = fs_->free_reg;
     Operand right = load(*xs[i + 1]);
     compare_op(*ops[i], left, right, target);
-    if (i + 1 < ops.size()) exits.push_back(emit_jump(*ops[i], Opcode::JMPIFNOT, target));
-    left = right;
+    if (i + 1 < ops.size()) {
+      exits.push_back(emit_jump(*ops[i], Opcode::JMPIFNOT, target));
+      if (right.is_constant) {
+        left = right;
+      } else {
+        if (right.index != carry) emit(*ops[i], Opcode::MOVE, carry, right.index);
+        left = {false, carry};
+      }
+    }
+    free_to(inner);
   }
   for (size_t jump : exits) patch_here(jump);
   if (target != dest) emit(*ops[0], Opcode::MOVE, dest, target);
@@ -447,17 +468,14 @@ void CodeGen::prefix_operator(const Node& node, const OperatorInfo& op, uint16_t
     compare_chain(ops, xs, dest);
     return;
   }
-  // Arithmetic and logic fold left: (+ a b c) is ((a + b) + c).
+  // Arithmetic and logic fold left: (+ a b c) is ((a + b) + c), compiled
+  // as one flat chain.
   InfixTree tree;
-  tree.leaf = node.children[1].get();
-  for (size_t i = 2; i <= n; ++i) {
-    InfixTree next;
-    next.ops.push_back(&head);
-    next.operands.push_back(std::move(tree));
+  for (size_t i = 1; i <= n; ++i) {
     InfixTree leaf;
     leaf.leaf = node.children[i].get();
-    next.operands.push_back(std::move(leaf));
-    tree = std::move(next);
+    tree.operands.push_back(std::move(leaf));
+    if (i > 1) tree.ops.push_back(&head);
   }
   infix_tree(tree, dest);
 }
