@@ -39,6 +39,9 @@ run_ctest() {
 if step "setup" bash scripts/setup.sh; then
   if step "build release" bash scripts/build.sh release; then
     step "test release" run_ctest release
+    # The short stress run: spawn, await, cancel, scope and timer storms with
+    # exact accounting and flat memory, at 1, 2 and 8 workers.
+    step "stress (quick)" bash stress/run --quick --weft build/release/weft --threads 1,2,8
   fi
   if step "build asan" bash scripts/build.sh asan; then
     step "test asan" run_ctest asan \
