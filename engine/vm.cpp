@@ -293,8 +293,20 @@ bool deliver(Fiber& f, Value exception) {
 
 // Fits `count` arguments at `base` to the parameters of `proto`: packs the
 // rest array, marks missing ones, applies keyword arguments, checks arity.
+// A method call passes its receiver as a hidden first argument; its arity
+// errors name the method and count only what the script wrote.
+struct CallSite {
+  const String* method = nullptr;
+};
+
+[[noreturn]] void arity_error_at(const CallSite& site, const std::string& name, int64_t min,
+                                 int64_t max, int64_t got) {
+  if (site.method == nullptr) arity_error(name, min, max, got);
+  arity_error(site.method->str(), min - 1, max < 0 ? -1 : max - 1, got - 1);
+}
+
 void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
-                    bool has_keywords) {
+                    bool has_keywords, const CallSite& site = {}) {
   Value* args = f.stack.data() + base;
   Value keywords;
   if (has_keywords) {
@@ -304,7 +316,7 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
   uint32_t positional = proto.num_positional;
   if (count > positional) {
     if (!proto.has_rest) {
-      arity_error(proto.name, proto.num_required, positional, count);
+      arity_error_at(site, proto.name, proto.num_required, positional, count);
     }
     std::vector<Value> extra;
     extra.reserve(count - positional);
@@ -343,7 +355,8 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
   }
   for (uint32_t i = 0; i < proto.num_required; ++i) {
     if (args[i].is_missing())
-      arity_error(proto.name, proto.num_required, proto.has_rest ? -1 : positional, count);
+      arity_error_at(site, proto.name, proto.num_required, proto.has_rest ? -1 : positional,
+                     count);
   }
 }
 
@@ -469,6 +482,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
       uint16_t call_base = 0;
       uint32_t call_count = 0;
       bool call_keywords = false;
+      CallSite call_site;
 
 #ifdef WEFT_COMPUTED_GOTO
       static const void* const kDispatch[] = {
@@ -709,6 +723,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           call_base = ins.a;
           call_count = ins.b;
           call_keywords = (ins.flags & kFlagKeywords) != 0;
+          call_site.method = nullptr;
           goto do_call;
         }
         CASE(INVOKE) {
@@ -720,9 +735,11 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           }
           call_base = ins.a;
           call_keywords = (ins.flags & kFlagKeywords) != 0;
+          call_site.method = nullptr;
           if (method != nullptr) {
             R[ins.a] = *method;
             call_count = ins.b + 1u;
+            call_site.method = name;
             goto do_call;
           }
           if (receiver.is(ObjType::Map)) {
@@ -987,7 +1004,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         if (call_keywords || call_count != p.num_positional || p.has_rest ||
             !p.keyword_params.empty()) {
-          bind_arguments(f, p, base, call_count, call_keywords);
+          bind_arguments(f, p, base, call_count, call_keywords, call_site);
         }
         frame->pc = pc;
         f.frames.push_back(
@@ -1006,7 +1023,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         if (static_cast<int>(count) < native.min_args() ||
             (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {
-          arity_error(native.name(), native.min_args(), native.max_args(), count);
+          arity_error_at(call_site, native.name(), native.min_args(), native.max_args(), count);
         }
         frame->pc = pc;
         NativeCall call{runtime_, R + call_base + 1, count, keywords, task};

@@ -730,10 +730,43 @@ TEST(CompilerLimits, LongFlatOperatorChainsDoNotOverflowTheStack) {
   }
 }
 
-// BUG: each finally body is compiled twice (normal exit and exception
-// path), so try/finally nested in finally bodies doubles the code at every
-// level: 20 levels take seconds and ~4 million instructions, 30 levels
-// never finish. The code should grow linearly.
+// BUG: a left-folded chain keeps one temporary per operand alive until the
+// whole chain is done (and recurses once per operand): (+ x x ... x) with
+// 10,000 operands takes 10,000 registers, with 60,000 it is a CompileError
+// "function too large", and under ASan the error thrown from that depth
+// aborts the sanitizer. Folding needs two or three registers.
+TEST(CompilerLimits, FlatOperatorChainsUseFewRegisters) {
+  const size_t n = 10'000;
+  const std::string chains[] = {
+      "(var x 1) (println (x" + repeat(" + x", n) + "))",
+      "(var x 1) (println (+" + repeat(" x", n) + "))",
+      "(var x 1) (println (x" + repeat(" * x - x", n / 2) + "))",
+      "(var x 1) (println (x" + repeat(" && x", n) + "))",
+      "(var x 1) (println (x" + repeat(" < x", n) + "))",
+      "(fn f [x] (x" + repeat(" + x", n) + "))",
+  };
+  for (const std::string& program : chains) {
+    Unit u(program);
+    ASSERT_FALSE(u.error) << describe(*u.error) << " in " << program.substr(0, 60);
+    EXPECT_EQ(verify(*u.main, u.module), "");
+    std::vector<const Proto*> protos;
+    std::function<void(const Proto&)> walk = [&](const Proto& p) {
+      protos.push_back(&p);
+      for (const Value& k : p.constants) {
+        if (k.is(ObjType::Proto)) walk(*k.as<Proto>());
+      }
+    };
+    walk(*u.main);
+    for (const Proto* p : protos) {
+      EXPECT_LT(p->num_registers, 64) << p->name << " of " << program.substr(0, 60);
+    }
+  }
+}
+
+// Found while writing these tests: each finally body is compiled twice
+// (normal exit and exception path), so try/finally nested in finally bodies
+// doubled the code at every level (20 levels took seconds and millions of
+// instructions, 30 never finished). The code must grow linearly.
 TEST(CompilerLimits, NestedFinallyBlocksDoNotDoubleTheCode) {
   auto size_at = [](int depth) -> size_t {
     std::string program = repeat("(try 0 finally ", depth) + "(println 1)" + repeat(")", depth);
@@ -865,6 +898,11 @@ TEST(CompilerErrors, LoopsAndFunctionsNestProperly) {
            "(fn f [] (while true (for x in [1] (return x))))",
            "(fn f [] (loop (try (return 1) finally (break))))",
            "(while true (var g (fn [] (while true (break)))) (break))",
+           // Break values holding loops of their own (the loop stack grows
+           // while the break compiles).
+           "(fn f [] (loop (break (loop (break)))))",
+           "(fn f [] (loop (break (for i in [1] (while true (repeat 1 (break)))))))",
+           "(while true (break (loop (try (break 1) finally (loop (break 2))))))",
        }) {
     EXPECT_TRUE(CompilesClean(program)) << program;
   }

@@ -196,8 +196,8 @@ TEST(VmArithmetic, TypeErrorMessages) {
   EXPECT_TRUE(FailsWith(R"((var s "a") (s + 1))", "TypeException: cannot add String and Int"));
 }
 
-// BUG: `(x - 1)` with a small literal compiles to ADDI x, -1, and the
-// interpreter's slow path then reports an addition.
+// Found while writing these tests: `(x - 1)` with a small literal compiles
+// to ADDI x, -1, and the interpreter's slow path reported an addition.
 TEST(VmArithmetic, SubtractingASmallLiteralFromANonNumberSaysSubtract) {
   EXPECT_TRUE(FailsWith(R"((var s "a") (s - 1))", "TypeException: cannot subtract String and Int"));
   EXPECT_TRUE(FailsWith(R"((var s "a") (s -= 1))", "TypeException: cannot subtract String and Int"));
@@ -243,8 +243,9 @@ TEST(VmComparison, ChainedOperandsAreEvaluatedOnce) {
                      "true 1\n"));
 }
 
-// BUG: Int-Float ordering converts the Int to a double, so 2^53 + 1 and
-// 2^53 compare as equal for < <= > >= while == (and .sort) tell them apart.
+// Found while writing these tests: Int-Float ordering converted the Int to
+// a double, so 2^53 + 1 and 2^53 compared as equal for < <= > >= while ==
+// (and .sort) told them apart.
 TEST(VmComparison, IntFloatOrderingIsExact) {
   EXPECT_TRUE(Prints(R"((var i 9007199254740993) (var f 9007199254740992.0)
 (println (i == f) (i > f) (i >= f) (i < f) (i <= f) (f < i) (f >= i) ([i f] .sort)))",
@@ -437,6 +438,18 @@ TEST(VmParameters, ArgumentExceptionMessages) {
                        std::string(c.message) + "\n"))
         << c.script;
   }
+}
+
+// BUG: a method call's arity error counts the receiver as an argument and,
+// for the methods written in Weft, names the prelude's function:
+// ("abc" .upper 1) says "upper expects 1 argument, got 2" and ([1] .map)
+// "array_map expects 2 arguments, got 1".
+TEST(VmParameters, MethodArityErrorsCountTheArgumentsTheScriptWrote) {
+  EXPECT_TRUE(FailsWith("(\"abc\" .upper 1)",
+                        "ArgumentException: upper expects 0 arguments, got 1"));
+  EXPECT_TRUE(FailsWith("([1] .add)", "ArgumentException: add expects 1 argument, got 0"));
+  EXPECT_TRUE(FailsWith("([1] .map)", "ArgumentException: map expects 1 argument, got 0"));
+  EXPECT_TRUE(FailsWith("({} .each)", "ArgumentException: each expects 1 argument, got 0"));
 }
 
 TEST(VmParameters, CallingANonFunction) {
@@ -751,6 +764,19 @@ TEST(VmLoops, BreakValueOfAnInnerLoopDoesNotLeakOut) {
   EXPECT_TRUE(Prints(R"((println (loop (var v (loop (break 1))) (break (v + 1)))))", "2\n"));
 }
 
+// Found by the robustness test: a break whose value holds loops of its own
+// (the compiler kept a reference into its loop stack while that grew).
+TEST(VmLoops, BreakValuesThatHoldLoops) {
+  EXPECT_TRUE(Prints(R"((println (loop (break (loop (break 5)))))
+(fn f [] (loop (break (for i in [1 2] (if (i == 2) (break))))))
+(println (f))
+(var n 0)
+(while (n < 3) (n += 1) (if (n == 2) (break (while false))))
+(println n (loop (break (repeat 2 (continue)))))
+(println (loop (break [(loop (break 1)) (loop (loop (break)) (break 2))]))))",
+                     "5\nnil\n2 nil\n[1 2]\n"));
+}
+
 // ---- case ---------------------------------------------------------------------
 
 TEST(VmCase, MatchesByEquality) {
@@ -790,6 +816,9 @@ TEST(VmMethods, MethodsOfEachBuiltinType) {
                      "[1 2 3] [2 3] [1 3] 6 1-2 2 [2 3]\n"
                      "[a] [1] 1 0 [a1 b2] {^b 2}\n"
                      "[0 1 2 3] [2 4 6] 3 true 10\n"));
+  EXPECT_TRUE(Prints(R"((var a (atom [1]))
+(println (a .value) a/.value (a .reset 2) (a .compare_and_set 2 3) (a .swap (fn [v] (v * 10))) a/.value))",
+                     "[1] [1] 2 true 30 30\n"));
   EXPECT_TRUE(FailsWith("(5 .foo)", "TypeException: Int has no method 'foo'"));
   EXPECT_TRUE(FailsWith("(nil .x)", "TypeException: Nil has no method 'x'"));
   EXPECT_TRUE(FailsWith("(\"s\" .nope 1)", "TypeException: String has no method 'nope'"));
@@ -950,10 +979,10 @@ TEST(VmMemory, LocalFunctionsThatRecurseDirectlyAreFreed) {
 (println (outer)))"));
 }
 
-// BUG: a local named function that refers to itself from inside a lambda
-// captures its own cell (the cell holds the closure, the closure the cell),
-// so it is never freed. docs: "a named function refers to itself without
-// capturing itself".
+// Found while writing these tests: a local named function that referred to
+// itself from inside a lambda captured its own cell (the cell held the
+// closure, the closure the cell), so it was never freed. A named function
+// refers to itself without capturing itself.
 TEST(VmMemory, LocalFunctionReferringToItselfFromALambdaIsFreed) {
   EXPECT_TRUE(OnlyTheProbeHolds(R"((fn outer []
   (var data (probe [1 2 3]))
@@ -962,8 +991,6 @@ TEST(VmMemory, LocalFunctionReferringToItselfFromALambdaIsFreed) {
 (println (outer)))"));
 }
 
-// BUG (or a documented limit of reference counting): local functions that
-// call each other capture each other's cells, a cycle that is never freed.
 // Mutually recursive local functions capture each other: a reference cycle,
 // which reference counting does not free (no cycle collector yet; see
 // docs/LANGUAGE.md, "Memory"). Breaking the cycle, as documented, frees
