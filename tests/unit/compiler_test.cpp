@@ -730,11 +730,12 @@ TEST(CompilerLimits, LongFlatOperatorChainsDoNotOverflowTheStack) {
   }
 }
 
-// BUG: a left-folded chain keeps one temporary per operand alive until the
-// whole chain is done (and recurses once per operand): (+ x x ... x) with
-// 10,000 operands takes 10,000 registers, with 60,000 it is a CompileError
-// "function too large", and under ASan the error thrown from that depth
-// aborts the sanitizer. Folding needs two or three registers.
+// Found while writing these tests: a left-folded chain kept one temporary
+// per operand alive until the whole chain was done (and recursed once per
+// operand): (+ x x ... x) with 10,000 operands took 10,000 registers, with
+// 60,000 it was a CompileError "function too large", and under ASan the
+// error thrown from that depth aborted the sanitizer. Folding needs two or
+// three registers.
 TEST(CompilerLimits, FlatOperatorChainsUseFewRegisters) {
   const size_t n = 10'000;
   const std::string chains[] = {

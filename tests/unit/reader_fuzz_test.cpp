@@ -19,6 +19,9 @@
 #include <utility>
 #include <vector>
 
+#include "engine/function.h"
+#include "engine/runtime.h"
+#include "lang/compiler.h"
 #include "lang/reader.h"
 #include "lang/syntax.h"
 
@@ -326,6 +329,60 @@ TEST_F(ReaderFuzz, DeepNesting) {
   for (int i = 0; i < 100'000; ++i) holes += "#{x}";
   holes += "\"";
   EXPECT_TRUE(check(holes, Expect::Success));
+}
+
+// Whatever the reader accepts, the compiler takes without crashing: it
+// gives a prototype or a CompileError at a position inside the text. Token
+// soup makes trees no program would (keywords and paths in odd places,
+// operators as heads, selectors as values, interpolations of anything).
+TEST_F(ReaderFuzz, WhatParsesCompilesOrGivesACompileError) {
+  constexpr size_t kTokenCount = sizeof kTokens / sizeof kTokens[0];
+  // Tokens that make forms, so that the soup reaches the compiler's forms.
+  const char* const kForms[] = {"(var x ", "(fn f [a b = 1 r... ^k] ", "(if x ", "(for i x in ",
+                                "(while ", "(loop ", "(break ", "(return ", "(try ", " catch * ",
+                                " catch e ", " finally ", "(case x when 1 ", "(x = ", "(x += ",
+                                "(a/0 = ", "(obj .m ", "(new TypeException ", "(throw ", "(do ",
+                                "(repeat 2 ", "(ifel ", "(x .. ", "(1 + ", "(< ", "(! "};
+  constexpr size_t kFormCount = sizeof kForms / sizeof kForms[0];
+  Runtime runtime;
+  size_t compiled = 0;
+  size_t rejected = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string input = "(var x 1) (var a [1]) (var obj {}) ";
+    size_t count = 1 + below(30);
+    for (size_t j = 0; j < count; ++j) {
+      input += below(3) == 0 ? kForms[below(kFormCount)] : kTokens[below(kTokenCount)];
+      if (below(3) != 0) input += ' ';
+    }
+    // Close what is open, so that more of the soup parses.
+    int open = 0;
+    for (char c : input) open += c == '(' ? 1 : c == ')' ? -1 : 0;
+    for (; open > 0; --open) input += ')';
+    auto source = std::make_shared<SourceFile>(SourceFile{"fuzz.weft", input});
+    std::vector<NodePtr> program;
+    try {
+      program = read_program(*source);
+    } catch (const ParseError&) {
+      continue;
+    }
+    Module module("fuzz");
+    try {
+      compile_program(runtime, module, source, program);
+      ++compiled;
+    } catch (const CompileError& e) {
+      ++rejected;
+      EXPECT_FALSE(e.message.empty()) << printable(input);
+      EXPECT_TRUE(position_in_text(e.loc, line_lengths(input)))
+          << e.loc.line << ":" << e.loc.column << " " << e.message << " for " << printable(input);
+    } catch (const std::exception& other) {
+      ADD_FAILURE() << "std::exception '" << other.what() << "' for " << printable(input);
+    } catch (...) {
+      ADD_FAILURE() << "unknown exception for " << printable(input);
+    }
+  }
+  // Most of the soup does not parse; enough of it must reach the compiler.
+  EXPECT_GT(compiled, 20u);
+  EXPECT_GT(rejected, 100u);
 }
 
 TEST(ReaderFuzzTotal, AtLeastTenThousandInputs) {

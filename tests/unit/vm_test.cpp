@@ -440,10 +440,10 @@ TEST(VmParameters, ArgumentExceptionMessages) {
   }
 }
 
-// BUG: a method call's arity error counts the receiver as an argument and,
-// for the methods written in Weft, names the prelude's function:
-// ("abc" .upper 1) says "upper expects 1 argument, got 2" and ([1] .map)
-// "array_map expects 2 arguments, got 1".
+// Found while writing these tests: a method call's arity error counted the
+// receiver as an argument and, for the methods written in Weft, named the
+// prelude's function: ("abc" .upper 1) said "upper expects 1 argument, got
+// 2" and ([1] .map) "array_map expects 2 arguments, got 1".
 TEST(VmParameters, MethodArityErrorsCountTheArgumentsTheScriptWrote) {
   EXPECT_TRUE(FailsWith("(\"abc\" .upper 1)",
                         "ArgumentException: upper expects 0 arguments, got 1"));
