@@ -165,6 +165,11 @@ void write_scalar(Writer& writer, const Value& v) {
   }
   if (v.is(ObjType::Range)) {
     const Range* r = v.as<Range>();
+    // Like .to_a: a range too long to ever fit in memory as text is refused
+    // up front rather than written until allocation fails.
+    if (r->count() > (int64_t{1} << 27)) {
+      throw_error(ExcClass::RuntimeException, "range too large to convert to JSON");
+    }
     writer.StartArray();
     for (int64_t i = 0; i < r->count(); ++i) writer.Int64(r->at(i));
     writer.EndArray();
