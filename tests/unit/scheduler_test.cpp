@@ -312,7 +312,10 @@ TEST(SchedulerStress, SuspendedTaskResumesExactlyOnce) {
         }
         registered.push(round);
         if (round % 3 == 0) {
-          while (!promise.is_settled()) std::this_thread::yield();
+          // Wait for the wake itself, not just the settle: the promise reads
+          // settled (publish) a moment before its waiters are called, and a
+          // task that returned in between would take the ordinary wake path.
+          while (!self.state().notified()) std::this_thread::yield();
         }
         return RunResult::Suspended;
       }

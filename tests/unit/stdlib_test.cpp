@@ -17,35 +17,12 @@
 #include "engine/range.h"
 #include "engine/runtime.h"
 #include "engine/string.h"
+#include "tests/unit/value_builders.h"
 
 namespace weft {
 namespace {
 
-Value I(int64_t i) {
-  return Value::integer(i);
-}
-
-Value F(double d) {
-  return Value::floating(d);
-}
-
-Value B(bool b) {
-  return Value::boolean(b);
-}
-
-Value S(std::string_view s) {
-  return make_string(s);
-}
-
-Value A(std::vector<Value> items) {
-  return make_array(std::move(items));
-}
-
-Value M(std::vector<std::pair<std::string, Value>> entries) {
-  Value map = make_map();
-  for (auto& [k, v] : entries) map.as<Map>()->set(k, std::move(v));
-  return map;
-}
+using namespace test_values;
 
 class StdlibTest : public ::testing::Test {
  protected:

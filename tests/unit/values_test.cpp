@@ -14,32 +14,13 @@
 #include "engine/map.h"
 #include "engine/range.h"
 #include "engine/string.h"
+#include "tests/unit/value_builders.h"
 #include "engine/value.h"
 
 namespace weft {
 namespace {
 
-Value I(int64_t i) {
-  return Value::integer(i);
-}
-
-Value F(double d) {
-  return Value::floating(d);
-}
-
-Value S(std::string_view s) {
-  return make_string(s);
-}
-
-Value A(std::vector<Value> items) {
-  return make_array(std::move(items));
-}
-
-Value M(std::vector<std::pair<std::string, Value>> entries) {
-  Value map = make_map();
-  for (auto& [k, v] : entries) map.as<Map>()->set(k, std::move(v));
-  return map;
-}
+using namespace test_values;
 
 // Runs `body`, which must raise a script error of class `cls`; gives its
 // message.
