@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/instruction.h"
@@ -58,9 +59,14 @@ class Proto final : public Obj {
   uint16_t num_positional = 0;
   uint16_t num_required = 0;
   bool has_rest = false;
-  bool is_async = false;  // (fn ^^async ...): a call starts a task
+  bool is_async = false;                // (fn ^^async ...): a call starts a task
   std::vector<Value> positional_names;  // Strings, for passing them by keyword
   std::vector<KeywordParam> keyword_params;
+  // Instruction ranges [begin, end) that a cancellation must not interrupt:
+  // finally bodies and a scope's wait for its children. A cancellation
+  // that arrives while any frame of a task is inside one waits until the
+  // task is outside all of them (engine/vm.cpp, cancellation_shielded).
+  std::vector<std::pair<uint32_t, uint32_t>> shielded_ranges;
 
   SourceLoc location_at(size_t pc) const {
     return pc < locations.size() ? locations[pc] : location;
@@ -101,7 +107,7 @@ struct NativeCall {
   Runtime& runtime;
   Value* args;
   uint32_t count;
-  Map* keywords;  // nullptr when the call passed none
+  Map* keywords;               // nullptr when the call passed none
   ScriptTask* task = nullptr;  // the calling task, when there is one
 
   const Value& arg(uint32_t i) const {
@@ -118,7 +124,10 @@ class Native final : public Obj {
  public:
   // max_args < 0: any number.
   Native(std::string name, NativeFn fn, int min_args, int max_args)
-      : Obj(ObjType::Native), name_(std::move(name)), fn_(fn), min_args_(min_args),
+      : Obj(ObjType::Native),
+        name_(std::move(name)),
+        fn_(fn),
+        min_args_(min_args),
         max_args_(max_args) {}
   const std::string& name() const { return name_; }
   NativeFn fn() const { return fn_; }

@@ -10,8 +10,8 @@
 
 namespace weft {
 
-ScriptTask::ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args,
-                       bool has_keywords, Value future)
+ScriptTask::ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
+                       Value future)
     : runtime_(runtime),
       callable_(std::move(callable)),
       args_(std::move(args)),
@@ -26,13 +26,16 @@ Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> arg
   Value future = make_future(runtime);
   Future* f = future.as<Future>();
   f->set_origin(origin_proto, origin_pc);
-  TaskRef task =
-      TaskRef::adopt(new ScriptTask(runtime, std::move(callable), std::move(args), has_keywords, future));
+  TaskRef task = TaskRef::adopt(
+      new ScriptTask(runtime, std::move(callable), std::move(args), has_keywords, future));
   auto* script = static_cast<ScriptTask*>(task.get());
-  for (auto& scope : scopes) scope->add_child(future);
-  script->member_of_ = std::move(scopes);
   f->set_task(task);  // rule 4 of future.h: before the future is shared
+  bool cancel_at_once = false;
+  for (auto& scope : scopes) cancel_at_once |= scope->add_child(future);
+  script->member_of_ = std::move(scopes);
   runtime.scheduler().spawn(*task);
+  // After the spawn: a cancel wakes the task, which must be scheduled.
+  if (cancel_at_once) (void)f->cancel();
   return future;
 }
 
@@ -66,12 +69,6 @@ void ScriptTask::drop_extra_waker() {
   (void)extra_waker_->detach();  // promise.h rule 8: exactly once
   extra_waker_ = nullptr;
   extra_waiting_on_ = nullptr;
-}
-
-bool ScriptTask::take_cancellation() {
-  if (cancellation_delivered_ || !cancel_requested()) return false;
-  cancellation_delivered_ = true;
-  return true;
 }
 
 RunResult ScriptTask::run(std::uint32_t budget) {
@@ -114,7 +111,9 @@ void ScriptTask::finish(bool failed, Value result) {
   } else {
     (void)f->complete(std::move(result));
   }
-  for (auto& scope : member_of_) scope->child_ended(failed, outcome);
+  // A task whose future was cancelled has not failed (TaskScope rule 7).
+  bool scope_failure = failed && f->outcome() == Outcome::Failure;
+  for (auto& scope : member_of_) scope->child_ended(scope_failure, outcome);
   member_of_.clear();
   // Scopes this task opened but never closed (it ended by an exception
   // that skipped their finally, e.g. exit) are aborted so their children

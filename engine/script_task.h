@@ -15,7 +15,10 @@
 //      second registration).
 //   3. Cancellation: Future::cancel sets the base's cancel flag and wakes
 //      the task; at its next await or preemption point the interpreter
-//      raises CancellationException in the fiber, once.
+//      raises CancellationException in the fiber, once. A point inside a
+//      shielded range (a finally body, a scope's wait for its children:
+//      Proto::shielded_ranges) does not count: the cancellation waits for
+//      the first point outside all of them.
 //   4. On completion the task settles its future (no-op if cancelled
 //      already), tells its scopes, and drops its fiber and its reference to
 //      the future (which breaks the task <-> future reference cycle).
@@ -40,8 +43,8 @@ class ScriptTask final : public Task {
  public:
   // Starts `callable` with `args` on the runtime's scheduler; gives the
   // task's future. `origin_proto`/`origin_pc` say where it was started.
-  static Value spawn(Runtime& runtime, Value callable, std::vector<Value> args,
-                     bool has_keywords, const Proto* origin_proto, uint32_t origin_pc,
+  static Value spawn(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
+                     const Proto* origin_proto, uint32_t origin_pc,
                      std::vector<std::shared_ptr<TaskScope>> scopes);
 
   Runtime& runtime() { return runtime_; }
@@ -49,8 +52,13 @@ class ScriptTask final : public Task {
   // --- for the interpreter, on this task's worker -------------------------
   // Registers this task to be woken when `future` settles (rule 2).
   [[nodiscard]] AddWaiterResult wait_for(Future& future);
-  // True once per cancellation: the interpreter raises it then.
-  [[nodiscard]] bool take_cancellation();
+  // Cancellation requested and not yet raised in the fiber. The
+  // interpreter raises it once, at an await or preemption point outside
+  // any shielded range, and then marks it delivered.
+  [[nodiscard]] bool cancellation_pending() const {
+    return !cancellation_delivered_ && cancel_requested();
+  }
+  void mark_cancellation_delivered() { cancellation_delivered_ = true; }
   std::vector<std::shared_ptr<TaskScope>>& open_scopes() { return open_scopes_; }
 
  protected:
@@ -72,7 +80,7 @@ class ScriptTask final : public Task {
   Fiber fiber_;
   Value future_;
   TaskWaker waker_;
-  Future* waiting_on_ = nullptr;  // the future waker_ is registered on
+  Future* waiting_on_ = nullptr;             // the future waker_ is registered on
   DetachableWaiter* extra_waker_ = nullptr;  // see wait_for
   Future* extra_waiting_on_ = nullptr;
   // Scopes this task belongs to (as a child), told when it ends.

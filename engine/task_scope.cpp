@@ -6,18 +6,32 @@
 
 namespace weft {
 
-void TaskScope::add_child(const Value& future) {
+namespace {
+
+void settle_join(const Value& join, const Value& failure) {
+  Future* f = join.as<Future>();
+  if (failure.is_nil()) {
+    (void)f->complete(Value());
+  } else {
+    (void)f->fail(failure);
+  }
+}
+
+}  // namespace
+
+bool TaskScope::add_child(const Value& future) {
   future.as<Future>()->mark_handled();  // the scope reports its failures
   std::lock_guard guard(lock_);
   children_.push_back(future);
   ++live_;
+  return aborted_ || !first_failure_.is_nil();  // rule 5
 }
 
 void TaskScope::child_ended(bool failed, const Value& exception) {
   std::vector<Value> to_cancel;
   Value join;
-  Value join_result;
-  bool settle_join = false;
+  Value failure;
+  bool settle = false;
   {
     std::lock_guard guard(lock_);
     --live_;
@@ -26,53 +40,49 @@ void TaskScope::child_ended(bool failed, const Value& exception) {
       to_cancel = children_;
     }
     if (closed_ && live_ == 0 && !join_.is_nil()) {
-      settle_join = true;
+      settle = true;
       join = join_;
-      join_result = aborted_ ? Value() : first_failure_;
+      failure = first_failure_;
     }
+  }
+  if (!to_cancel.empty()) {
+    // release: pairs with take_interrupt's acquire (rule 6).
+    interrupt_.store(true, std::memory_order_release);
+    owner_->wake();
   }
   for (Value& child : to_cancel) (void)child.as<Future>()->cancel();
-  if (settle_join) {
-    Future* f = join.as<Future>();
-    if (join_result.is_nil()) {
-      (void)f->complete(Value());
-    } else {
-      (void)f->fail(join_result);
-    }
-  }
+  if (settle) settle_join(join, failure);
 }
 
-Value TaskScope::close_locked_then_settle(bool aborting) {
-  Value join = make_future(runtime_);
+Value TaskScope::close_or_abort(bool aborting) {
   std::vector<Value> to_cancel;
-  Value result;
+  Value join;
+  Value failure;
   bool settle_now = false;
   {
     std::lock_guard guard(lock_);
-    closed_ = true;
-    if (aborting) {
+    if (aborting && !aborted_) {
       aborted_ = true;
       to_cancel = children_;
     }
-    join_ = join;
-    if (live_ == 0) {
-      settle_now = true;
-      result = aborted_ ? Value() : first_failure_;
+    if (join_.is_nil()) {
+      join_ = make_future(runtime_);
+      closed_ = true;
+      settle_now = live_ == 0;
+      failure = first_failure_;
     }
+    join = join_;  // rule 4: a second call gives the same join
   }
   for (Value& child : to_cancel) (void)child.as<Future>()->cancel();
-  if (settle_now) {
-    Future* f = join.as<Future>();
-    if (result.is_nil()) {
-      (void)f->complete(Value());
-    } else {
-      (void)f->fail(result);
-    }
-  }
+  if (settle_now) settle_join(join, failure);
   return join;
 }
 
-Value TaskScope::close() { return close_locked_then_settle(false); }
-Value TaskScope::abort() { return close_locked_then_settle(true); }
+Value TaskScope::close() {
+  return close_or_abort(false);
+}
+Value TaskScope::abort() {
+  return close_or_abort(true);
+}
 
 }  // namespace weft

@@ -25,9 +25,10 @@
 #include "engine/format.h"
 #include "engine/future.h"
 #include "engine/map.h"
-#include "engine/script_task.h"
 #include "engine/range.h"
+#include "engine/script_task.h"
 #include "engine/string.h"
+#include "engine/task_scope.h"
 
 namespace weft {
 
@@ -266,6 +267,42 @@ Value as_exception(Value thrown) {
 
 // Delivers `exception` to the innermost handler: unwinds the frames above
 // it and points its frame at the handler. False when no handler is left.
+// True when any frame of `f` is inside a range its code shields from
+// cancellation (Proto::shielded_ranges). The top frame's saved pc is the
+// next instruction to run; a caller's is the instruction after its call.
+bool cancellation_shielded(const Fiber& f) {
+  for (size_t i = f.frames.size(); i-- > 0;) {
+    const Frame& frame = f.frames[i];
+    const Proto& proto = *frame.closure->proto();
+    if (proto.shielded_ranges.empty()) continue;
+    size_t index = static_cast<size_t>(frame.pc - proto.code.data());
+    if (i + 1 < f.frames.size()) --index;
+    for (const auto& [begin, end] : proto.shielded_ranges) {
+      if (index >= begin && index < end) return true;
+    }
+  }
+  return false;
+}
+
+// The CancellationException to raise in the task now, or nil: its own
+// cancellation, else the first failure in one of its open scopes
+// (TaskScope rule 6); nothing while the fiber is in a shielded range.
+Value take_interrupt(const Fiber& f, ScriptTask& task) {
+  if (!task.cancellation_pending() && task.open_scopes().empty()) return Value();
+  if (cancellation_shielded(f)) return Value();
+  if (task.cancellation_pending()) {
+    task.mark_cancellation_delivered();
+    return make_exception(ExcClass::CancellationException, "task was cancelled");
+  }
+  for (auto& scope : task.open_scopes()) {
+    if (scope->take_interrupt()) {
+      return make_exception(ExcClass::CancellationException,
+                            "cancelled: another task in its scope failed");
+    }
+  }
+  return Value();
+}
+
 bool deliver(Fiber& f, Value exception) {
   Exception* e = exception.as<Exception>();
   if (!e->has_trace()) e->set_trace(build_trace(f));
@@ -305,8 +342,8 @@ struct CallSite {
   arity_error(site.method->str(), min - 1, max < 0 ? -1 : max - 1, got - 1);
 }
 
-void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
-                    bool has_keywords, const CallSite& site = {}) {
+void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count, bool has_keywords,
+                    const CallSite& site = {}) {
   Value* args = f.stack.data() + base;
   Value keywords;
   if (has_keywords) {
@@ -355,8 +392,7 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
   }
   for (uint32_t i = 0; i < proto.num_required; ++i) {
     if (args[i].is_missing())
-      arity_error_at(site, proto.name, proto.num_required, proto.has_rest ? -1 : positional,
-                     count);
+      arity_error_at(site, proto.name, proto.num_required, proto.has_rest ? -1 : positional, count);
   }
 }
 
@@ -385,8 +421,7 @@ Value awaited_exception(const Value& failure, const Fiber& f) {
 
 }  // namespace
 
-void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args,
-               bool has_keywords) {
+void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args, bool has_keywords) {
   // Exactly the slots the entry frame needs: a million suspended tasks
   // each keep this stack, so it starts small and grows on deeper calls.
   size_t needed = args.size() + 2;
@@ -441,10 +476,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   if (f.frames.empty()) return f.exception.is_nil() ? RunStatus::Completed : RunStatus::Failed;
   // Entering again after a yield or a wake is a preemption or await point:
   // a cancellation requested meanwhile is raised here, once.
-  if (task != nullptr && task->take_cancellation()) {
-    if (!deliver(f, make_exception(ExcClass::CancellationException, "task was cancelled"))) {
-      return RunStatus::Failed;
-    }
+  if (task != nullptr) {
+    Value interrupt = take_interrupt(f, *task);
+    if (!interrupt.is_nil() && !deliver(f, std::move(interrupt))) return RunStatus::Failed;
   }
 
   Frame* frame = nullptr;
@@ -944,11 +978,17 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           Outcome outcome = future->outcome();
           if (outcome == Outcome::Pending) {
             if (task == nullptr) {
-              throw_error(ExcClass::ConcurrencyException, "await on a pending future outside a task");
+              throw_error(ExcClass::ConcurrencyException,
+                          "await on a pending future outside a task");
             }
             // ScriptTask rule 2: saved to run this AWAIT again on resume, before
             // the task is published as a waiter.
             frame->pc = pc - 1;
+            // A cancellation that waited for the task to leave a shielded
+            // range (a finally body) is raised at the task's next await.
+            if (Value interrupt = take_interrupt(f, *task); !interrupt.is_nil()) {
+              throw ScriptThrow{std::move(interrupt)};
+            }
             if (task->wait_for(*future) == AddWaiterResult::Registered) return RunStatus::Suspended;
             --pc;
             NEXT;
@@ -997,9 +1037,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           // and gives its future.
           std::vector<Value> args(std::make_move_iterator(R + call_base + 1),
                                   std::make_move_iterator(R + call_base + 1 + call_count));
-          R[call_base] = ScriptTask::spawn(runtime_, R[call_base], std::move(args), call_keywords, proto,
-                                           static_cast<uint32_t>(pc - 1 - proto->code.data()),
-                                           innermost_scope(task));
+          R[call_base] = ScriptTask::spawn(
+              runtime_, R[call_base], std::move(args), call_keywords, proto,
+              static_cast<uint32_t>(pc - 1 - proto->code.data()), innermost_scope(task));
           NEXT;
         }
         if (call_keywords || call_count != p.num_positional || p.has_rest ||

@@ -97,6 +97,14 @@ class CodeGen {
     ins.c = static_cast<uint16_t>(bits >> 16);
   }
   void patch_here(size_t index) { patch(index, here()); }
+  // Marks the code emitted since `begin` as shielded from cancellation
+  // (Proto::shielded_ranges).
+  void shield_from(size_t begin) {
+    if (here() > begin) {
+      fs_->proto->shielded_ranges.emplace_back(static_cast<uint32_t>(begin),
+                                               static_cast<uint32_t>(here()));
+    }
+  }
   size_t emit_jump(const Node& at, Opcode op = Opcode::JMP, uint16_t a = 0, uint8_t flags = 0) {
     return emit_sbx(at, op, a, 0, flags);
   }
@@ -329,8 +337,7 @@ class CodeGen {
 
   // `self` is the name node of a local (not module-level) named function.
   Proto* function_body(const Node& node, const std::string& name, const Node* self,
-                       const Node& params,
-                       const std::vector<const Node*>& body);
+                       const Node& params, const std::vector<const Node*>& body);
 
   CompileUnit& unit_;
   FunctionState* fs_ = nullptr;

@@ -69,9 +69,15 @@ void CodeGen::form_await(const Node& node, uint16_t dest) {
 
 // (scope body...): structured concurrency (engine/task_scope.h). As code:
 //   s = (__scope_open)
-//   try { result = body } on exception: (await (__scope_abort s)); rethrow
-//   (await (__scope_close s))   -- rethrows the first child failure
-// and break/continue/return out of the body run the abort on their way.
+//   try { result = body; (await (__scope_close s)) } then (__scope_end s)
+//   on exception e: (await (__scope_abort s)); rethrow e
+// The close's await rethrows the first child failure; a cancellation of
+// the task while it waits there lands in the handler too, which cancels
+// the children. The abort's await gives nil, or rethrows the first child
+// failure when one came before the abort (it wins over the body's own
+// exception, often a consequence of it). The abort is shielded from
+// cancellation, so the scope is never left before its children have
+// ended. break/continue/return out of the body run the abort on their way.
 void CodeGen::form_scope(const Node& node, uint16_t dest) {
   uint16_t mark = fs_->free_reg;
   uint16_t scope = alloc_reg(node);
@@ -81,18 +87,21 @@ void CodeGen::form_scope(const Node& node, uint16_t dest) {
   auto abort_and_wait = [this, scope](const Node& at) {
     uint16_t inner = fs_->free_reg;
     uint16_t tmp = alloc_reg(at);
+    size_t begin = here();
     call_builtin(at, "__scope_abort", {scope}, tmp);
     emit(at, Opcode::AWAIT, tmp, tmp);
+    shield_from(begin);
     free_to(inner);
   };
   size_t on_exception = emit_jump(node, Opcode::TRY, exc);
   fs_->tries.push_back(TryContext{abort_and_wait});
   block(node, rest_of(node, 1), result);
   fs_->tries.pop_back();
-  emit(node, Opcode::ENDTRY);
   uint16_t join = alloc_reg(node);
   call_builtin(node, "__scope_close", {scope}, join);
   emit(node, Opcode::AWAIT, join, join);
+  emit(node, Opcode::ENDTRY);
+  call_builtin(node, "__scope_end", {scope}, join);
   size_t to_end = emit_jump(node);
   patch_here(on_exception);
   abort_and_wait(node);

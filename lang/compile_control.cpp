@@ -587,7 +587,9 @@ void CodeGen::form_try(const Node& node, uint16_t dest) {
     fs_->tries.push_back(TryContext{[this, &finally_body](const Node& at) {
       uint16_t mark = fs_->free_reg;
       uint16_t tmp = alloc_reg(at);
+      size_t begin = here();
       block(at, finally_body, tmp);
+      shield_from(begin);
       free_to(mark);
     }});
   }
@@ -640,7 +642,9 @@ void CodeGen::form_try(const Node& node, uint16_t dest) {
     emit(node, Opcode::LOADNIL, outer_exc, 0);
     patch_here(outer_try);
     uint16_t scratch = alloc_reg(node);
+    size_t begin = here();
     block(node, finally_body, scratch);
+    shield_from(begin);
     size_t to_end = emit_jump(node, Opcode::JMPIFNOT, outer_exc);
     emit(node, Opcode::THROW, outer_exc);
     patch_here(to_end);

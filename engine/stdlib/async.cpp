@@ -24,7 +24,8 @@ namespace {
 Future& future_arg(NativeCall& call, const char* what) {
   const Value& v = call.arg(0);
   if (!v.is(ObjType::Future)) {
-    throw_error(ExcClass::TypeException, std::string(what) + " expects a Future, got " + type_name(v));
+    throw_error(ExcClass::TypeException,
+                std::string(what) + " expects a Future, got " + type_name(v));
   }
   return *v.as<Future>();
 }
@@ -58,7 +59,9 @@ Value exception_from(const Value& v) {
 
 // ---- futures -----------------------------------------------------------------
 
-Value new_future(NativeCall& call) { return make_future(call.runtime); }
+Value new_future(NativeCall& call) {
+  return make_future(call.runtime);
+}
 
 Value future_complete(NativeCall& call) {
   if (!future_arg(call, "complete").complete(call.arg(1))) {
@@ -199,15 +202,19 @@ Value combine(NativeCall& call, bool any, const char* name) {
   return target;
 }
 
-Value all_of(NativeCall& call) { return combine(call, false, "await_all"); }
-Value any_of(NativeCall& call) { return combine(call, true, "await_any"); }
+Value all_of(NativeCall& call) {
+  return combine(call, false, "await_all");
+}
+Value any_of(NativeCall& call) {
+  return combine(call, true, "await_any");
+}
 
 // ---- timers ------------------------------------------------------------------
 
 std::chrono::nanoseconds duration_from(const Value& amount, double unit_seconds, const char* what) {
   if (!amount.is_number()) {
-    throw_error(ExcClass::TypeException, std::string(what) + " expects a number, got " +
-                                             type_name(amount));
+    throw_error(ExcClass::TypeException,
+                std::string(what) + " expects a number, got " + type_name(amount));
   }
   double seconds = amount.as_number() * unit_seconds;
   if (!(seconds >= 0)) seconds = 0;
@@ -269,13 +276,12 @@ Value with_timeout(NativeCall& call) {
   Value target = make_future(call.runtime);
   std::string message = "await timed out after " + display(seconds) + " s";
   Value held = target;
-  TimerHandle timer =
-      call.runtime.io().start_timer(delay, [held, message](bool fired) mutable {
-        if (fired) {
-          (void)held.as<Future>()->fail(make_exception(ExcClass::TimeoutException, message));
-        }
-        held = Value();
-      });
+  TimerHandle timer = call.runtime.io().start_timer(delay, [held, message](bool fired) mutable {
+    if (fired) {
+      (void)held.as<Future>()->fail(make_exception(ExcClass::TimeoutException, message));
+    }
+    held = Value();
+  });
   auto* waiter = new TimeoutWaiter(f, target, timer);
   if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
     waiter->on_settled(f->outcome());
@@ -288,27 +294,48 @@ Value with_timeout(NativeCall& call) {
 Value scope_open(NativeCall& call) {
   ScriptTask& task = current_task(call, "scope");
   auto& scopes = task.open_scopes();
-  scopes.push_back(std::make_shared<TaskScope>(call.runtime));
+  scopes.push_back(std::make_shared<TaskScope>(call.runtime, task));
   return Value::integer(static_cast<int64_t>(scopes.size() - 1));
 }
 
-// Pops the scope opened at depth `index` (and any left open inside it).
-Value scope_end(NativeCall& call, bool abort) {
+// The task's open scope at depth `index` (argument 0); scopes left open
+// inside it (an exit skipped their end) are aborted and dropped first.
+std::shared_ptr<TaskScope>* scope_at(NativeCall& call) {
   ScriptTask& task = current_task(call, "scope");
   auto& scopes = task.open_scopes();
   size_t index = static_cast<size_t>(call.arg(0).as_int());
-  if (index >= scopes.size()) return Value();
+  if (index >= scopes.size()) return nullptr;
   while (scopes.size() > index + 1) {
     (void)scopes.back()->abort();
     scopes.pop_back();
   }
-  std::shared_ptr<TaskScope> scope = std::move(scopes.back());
-  scopes.pop_back();
-  return abort ? scope->abort() : scope->close();
+  return &scopes.back();
 }
 
-Value scope_close(NativeCall& call) { return scope_end(call, false); }
-Value scope_abort(NativeCall& call) { return scope_end(call, true); }
+// The body has ended: the join future. The scope stays open (and on the
+// task's list) while the task waits for it, so that a cancellation there
+// can still abort it.
+Value scope_close(NativeCall& call) {
+  std::shared_ptr<TaskScope>* scope = scope_at(call);
+  return scope == nullptr ? Value() : (*scope)->close();
+}
+
+// The join succeeded: the scope leaves the task's list.
+Value scope_end(NativeCall& call) {
+  if (scope_at(call) != nullptr) call.task->open_scopes().pop_back();
+  return Value();
+}
+
+// The body threw, was left by break/continue/return, or the task was
+// cancelled while it waited for the join: the children are cancelled; the
+// join future (the same one, if close came first).
+Value scope_abort(NativeCall& call) {
+  std::shared_ptr<TaskScope>* found = scope_at(call);
+  if (found == nullptr) return Value();
+  std::shared_ptr<TaskScope> scope = std::move(*found);
+  call.task->open_scopes().pop_back();
+  return scope->abort();
+}
 
 // ---- atoms -------------------------------------------------------------------
 
@@ -318,8 +345,12 @@ Atom& atom_arg(NativeCall& call) {
   return *v.as<Atom>();
 }
 
-Value make_atom(NativeCall& call) { return Value::adopt(new Atom(call.arg(0))); }
-Value atom_value(NativeCall& call) { return atom_arg(call).load(); }
+Value make_atom(NativeCall& call) {
+  return Value::adopt(new Atom(call.arg(0)));
+}
+Value atom_value(NativeCall& call) {
+  return atom_arg(call).load();
+}
 Value atom_reset(NativeCall& call) {
   atom_arg(call).store(call.arg(1));
   return call.arg(1);
@@ -360,6 +391,7 @@ void register_async_builtins(Runtime& runtime) {
   runtime.register_native("__scope_open", scope_open, 0, 0);
   runtime.register_native("__scope_close", scope_close, 1, 1);
   runtime.register_native("__scope_abort", scope_abort, 1, 1);
+  runtime.register_native("__scope_end", scope_end, 1, 1);
   runtime.register_native("sleep_async", sleep_async, 1, 1);
   runtime.register_native("atom", make_atom, 1, 1);
   runtime.register_native_method(ObjType::Atom, "value", atom_value, 1, 1);
