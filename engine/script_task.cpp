@@ -40,7 +40,7 @@ Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> arg
 }
 
 AddWaiterResult ScriptTask::wait_for(Future& future) {
-  if (waker_.in_use() && waiting_on_ == &future) {
+  if (waker_.in_use() && waiting_on_ == &future && !waker_.withdrawn()) {
     return AddWaiterResult::Registered;  // a spurious run (rule 2)
   }
   if (extra_waker_ != nullptr && extra_waiting_on_ == &future) {
@@ -51,7 +51,10 @@ AddWaiterResult ScriptTask::wait_for(Future& future) {
     return waker_.register_on(future.core(), *this);
   }
   // The embedded node still belongs to a promise that has not settled (the
-  // task was cancelled while waiting on it): wait with a node of its own.
+  // task was cancelled while waiting on it, and withdrew it; a withdrawn
+  // node may be dropped by a pruner at any time, so it cannot be taken
+  // back, even to await the same future again): wait with a node of its
+  // own.
   drop_extra_waker();
   DetachableTaskWaker* node = DetachableTaskWaker::create(*this);
   AddWaiterResult result = node->arm(future.core());
@@ -62,6 +65,11 @@ AddWaiterResult ScriptTask::wait_for(Future& future) {
   extra_waker_ = node;
   extra_waiting_on_ = &future;
   return result;
+}
+
+void ScriptTask::abandon_wait() {
+  if (waker_.in_use()) waker_.withdraw();
+  drop_extra_waker();
 }
 
 void ScriptTask::drop_extra_waker() {
@@ -120,7 +128,7 @@ void ScriptTask::finish(bool failed, Value result) {
   // are not left waiting for a join.
   for (auto& scope : open_scopes_) (void)scope->abort();
   open_scopes_.clear();
-  drop_extra_waker();
+  abandon_wait();
   // The fiber's memory goes now, not when the last reference to the task
   // (its future may keep it for long) is dropped.
   fiber_ = Fiber();

@@ -59,6 +59,10 @@ class ScriptTask final : public Task {
     return !cancellation_delivered_ && cancel_requested();
   }
   void mark_cancellation_delivered() { cancellation_delivered_ = true; }
+  // The fiber no longer waits for the future it awaited (an interrupt was
+  // raised in it): its wakers are withdrawn, so a long-lived future does
+  // not keep them (task_waker.h rule 4).
+  void abandon_wait();
   std::vector<std::shared_ptr<TaskScope>>& open_scopes() { return open_scopes_; }
 
  protected:

@@ -292,10 +292,12 @@ Value take_interrupt(const Fiber& f, ScriptTask& task) {
   if (cancellation_shielded(f)) return Value();
   if (task.cancellation_pending()) {
     task.mark_cancellation_delivered();
+    task.abandon_wait();
     return make_exception(ExcClass::CancellationException, "task was cancelled");
   }
   for (auto& scope : task.open_scopes()) {
     if (scope->take_interrupt()) {
+      task.abandon_wait();
       return make_exception(ExcClass::CancellationException,
                             "cancelled: another task in its scope failed");
     }

@@ -27,8 +27,8 @@ PromiseCore::~PromiseCore() {
   // Acquire: if another thread settled it, its notifications are over
   // before we return (pairs with publish's final release).
   const std::uintptr_t word = word_.load(std::memory_order_acquire);
-  assert((phase_of(word) == kPending || phase_of(word) == kSettled) &&
-         "promise destroyed while a settle is in progress");
+  assert((phase_of(word) == kPending || phase_of(word) == kSettled) && (word & kPruning) == 0 &&
+         "promise destroyed while a settle or prune is in progress");
   if (phase_of(word) == kPending && list_of(word) != nullptr) {
     // Rule 4: every registered waiter is called once, even now.
     if (try_claim()) publish(Outcome::Cancelled);
@@ -46,10 +46,14 @@ Outcome PromiseCore::outcome() const noexcept {
 
 AddWaiterResult PromiseCore::add_waiter(Waiter& waiter) noexcept {
   const auto node = reinterpret_cast<std::uintptr_t>(&waiter);
-  assert((node & kTagMask) == 0 && "Waiter must be 16-byte aligned");
+  assert((node & kTagMask) == 0 && "Waiter must be 32-byte aligned");
   // Acquire: if the word is already SETTLED we return AlreadySettled, and
   // the caller then reads the value and relies on every earlier waiter
   // having been called: pairs with publish's final release CAS.
+  // Rule 9: prune before the push, while the caller's reference keeps
+  // this promise alive.
+  const std::uint32_t registrations = registrations_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (registrations >= prune_at_.load(std::memory_order_relaxed)) prune();
   std::uintptr_t cur = word_.load(std::memory_order_acquire);
   for (;;) {
     if (phase_of(cur) == kSettled) return AddWaiterResult::AlreadySettled;
@@ -58,8 +62,7 @@ AddWaiterResult PromiseCore::add_waiter(Waiter& waiter) noexcept {
     // prepared in its node (rule 3 of task.h: the saved task state) to the
     // settler, which takes the list with an acquire exchange in publish.
     // Failure, acquire: the new value may be SETTLED (see above).
-    if (word_.compare_exchange_weak(cur, node | (cur & kTagMask),
-                                    std::memory_order_release,
+    if (word_.compare_exchange_weak(cur, node | (cur & kTagMask), std::memory_order_release,
                                     std::memory_order_acquire)) {
       return AddWaiterResult::Registered;
     }
@@ -86,14 +89,35 @@ bool PromiseCore::try_claim() noexcept {
 void PromiseCore::publish(Outcome outcome) noexcept {
   assert(outcome != Outcome::Pending);
   const std::uintptr_t notifying = sentinel(outcome, kNotifying);
-  // acq_rel. Release: publishes the value written under the claim (rule 2)
-  // to outcome(), add_waiter and every on_settled. Acquire: pairs with the
-  // release CAS of each add_waiter whose node is in the batch taken, so
-  // the nodes' contents are visible here. Only the claimer changes the
-  // phase bits, so a plain exchange cannot lose a concurrent push: the
-  // pusher's CAS fails and retries on the new word.
-  std::uintptr_t taken = word_.exchange(notifying, std::memory_order_acq_rel);
-  assert(phase_of(taken) == kClaimed && "publish without a claim");
+  // Relaxed: a guess for the CAS.
+  std::uintptr_t cur = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    assert(phase_of(cur) == kClaimed && "publish without a claim");
+    if ((cur & kPruning) != 0) {
+      // Rule 12: hand the notifying to the pruner. Release: publishes the
+      // value to it (its CAS reads this word with acquire) and to
+      // outcome(). Failure, relaxed: retry with the new word.
+      if (word_.compare_exchange_weak(cur, (cur & ~kPhaseMask & ~kOutcomeMask) | notifying,
+                                      std::memory_order_release, std::memory_order_relaxed)) {
+        return;
+      }
+      continue;
+    }
+    // acq_rel. Release: publishes the value written under the claim (rule
+    // 2) to outcome(), add_waiter and every on_settled. Acquire: pairs with
+    // the release CAS of each add_waiter whose node is in the batch taken,
+    // so the nodes' contents are visible here. Failure, relaxed: a push or
+    // a prune's start changed the word; retry.
+    if (word_.compare_exchange_weak(cur, notifying, std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      notify_until_settled(list_of(cur), outcome);
+      return;
+    }
+  }
+}
+
+void PromiseCore::notify_until_settled(Waiter* taken, Outcome outcome) noexcept {
+  const std::uintptr_t notifying = sentinel(outcome, kNotifying);
   for (;;) {
     notify_batch(taken, outcome);
     std::uintptr_t expected = notifying;
@@ -102,20 +126,94 @@ void PromiseCore::publish(Outcome outcome) noexcept {
     // destructor's acquire load orders destruction after them. Failure,
     // relaxed: waiters arrived meanwhile; the exchange below acquires them.
     if (word_.compare_exchange_strong(expected, sentinel(outcome, kSettled),
-                                      std::memory_order_release,
-                                      std::memory_order_relaxed)) {
+                                      std::memory_order_release, std::memory_order_relaxed)) {
       return;
     }
-    // acq_rel: as the first exchange (acquire for the new nodes; the
-    // release is redundant but keeps this one operation's reason simple).
-    taken = word_.exchange(notifying, std::memory_order_acq_rel);
+    // acq_rel: acquire for the new nodes (as publish's CAS); the release
+    // is redundant but keeps this one operation's reason simple. No prune
+    // can start in NOTIFYING (rule 10), so only pushes changed the word.
+    taken = list_of(word_.exchange(notifying, std::memory_order_acq_rel));
   }
 }
 
-void PromiseCore::notify_batch(std::uintptr_t batch, Outcome outcome) noexcept {
+void PromiseCore::prune() noexcept {
+  // Relaxed: a guess for the CAS.
+  std::uintptr_t cur = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((cur & kPruning) != 0 || phase_of(cur) >= kNotifying || list_of(cur) == nullptr) return;
+    // Rule 10. Success, acquire: pairs with the release CAS of each push
+    // whose node is taken, so their contents (next, and what withdrawn()
+    // reads) are visible. Failure, relaxed: retry.
+    if (word_.compare_exchange_weak(cur, (cur & kTagMask) | kPruning, std::memory_order_acquire,
+                                    std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  registrations_.store(0, std::memory_order_relaxed);
+
+  // Rule 11: drop the withdrawn nodes, keep the others newest first.
+  Waiter* kept_head = nullptr;
+  Waiter* kept_tail = nullptr;
+  std::uint32_t kept = 0;
+  for (Waiter* node = list_of(cur); node != nullptr;) {
+    Waiter* next = node->next;  // read first: on_withdrawn may free the node
+    if (node->withdrawn()) {
+      node->on_withdrawn();
+    } else {
+      node->next = nullptr;
+      if (kept_tail == nullptr) {
+        kept_head = node;
+      } else {
+        kept_tail->next = node;
+      }
+      kept_tail = node;
+      ++kept;
+    }
+    node = next;
+  }
+  prune_at_.store(kept > kMinPruneInterval ? kept : kMinPruneInterval, std::memory_order_relaxed);
+
+  // Put the kept nodes back below the ones pushed meanwhile.
+  // Acquire: the nodes pushed since the take are walked below (pairs with
+  // their pushes' release CAS).
+  cur = word_.load(std::memory_order_acquire);
+  for (;;) {
+    Waiter* newest = list_of(cur);
+    Waiter* head = newest;
+    if (kept_head != nullptr) {
+      if (newest == nullptr) {
+        head = kept_head;
+      } else {
+        Waiter* last = newest;
+        while (last->next != nullptr && last->next != kept_head) last = last->next;
+        last->next = kept_head;
+      }
+    }
+    if (phase_of(cur) == kNotifying) {
+      // Rule 12: settled while we pruned; the notifying is ours. Acquire:
+      // the value (pairs with publish's release CAS) and new nodes.
+      const Outcome outcome = static_cast<Outcome>((cur & kOutcomeMask) >> kOutcomeShift);
+      if (word_.compare_exchange_weak(cur, sentinel(outcome, kNotifying), std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+        notify_until_settled(head, outcome);
+        return;
+      }
+      continue;
+    }
+    // Release: the links written above (and the kept nodes' contents) reach
+    // the next taker, which acquires the word. Failure, acquire: new nodes
+    // to walk, or the hand-off.
+    if (word_.compare_exchange_weak(
+            cur, reinterpret_cast<std::uintptr_t>(head) | (cur & kTagMask & ~kPruning),
+            std::memory_order_release, std::memory_order_acquire)) {
+      return;
+    }
+  }
+}
+
+void PromiseCore::notify_batch(Waiter* newest, Outcome outcome) noexcept {
   // The batch is newest first; reverse it into registration order. The
   // nodes are this thread's until each on_settled is called (rule 3).
-  Waiter* newest = list_of(batch);
   Waiter* oldest = nullptr;
   while (newest != nullptr) {
     Waiter* next = newest->next;
@@ -146,8 +244,7 @@ void DetachableWaiter::on_settled(Outcome outcome) noexcept {
     // the owner did to the node before arming it (also ordered through the
     // promise) and make the owner's detach() that returns false see FIRED
     // after this thread's earlier writes.
-    if (word_.compare_exchange_weak(cur, (cur & ~kStateMask) | kFired,
-                                    std::memory_order_acq_rel,
+    if (word_.compare_exchange_weak(cur, (cur & ~kStateMask) | kFired, std::memory_order_acq_rel,
                                     std::memory_order_relaxed)) {
       fired = true;
       break;
@@ -155,6 +252,12 @@ void DetachableWaiter::on_settled(Outcome outcome) noexcept {
   }
   if (fired) fire(outcome);  // rule 7
   release_ref();             // rule 8: the promise side lets go
+}
+
+bool DetachableWaiter::withdrawn() const noexcept {
+  // Acquire: pairs with detach()'s acq_rel CAS; DETACHED is final, so the
+  // pruner may then drop the promise side's reference.
+  return (word_.load(std::memory_order_acquire) & kStateMask) == kDetached;
 }
 
 bool DetachableWaiter::detach() noexcept {

@@ -11,10 +11,10 @@
 // the outcome; settling swaps the head for a sentinel that encodes the
 // outcome, so "settled" and "the list is closed" are one fact.
 //
-//    63                                           4   3   2   1   0
-//   +----------------------------------------------+-------+-------+
-//   | newest Waiter* (16-byte aligned), or 0       |outcome| phase |
-//   +----------------------------------------------+-------+-------+
+//    63                                       5   4   3   2   1   0
+//   +------------------------------------------+---+-------+-------+
+//   | newest Waiter* (32-byte aligned), or 0   | P |outcome| phase |
+//   +------------------------------------------+---+-------+-------+
 //
 //   phase    0 PENDING    waiters may register
 //            1 CLAIMED    one settler won (try_claim) and is writing the
@@ -25,6 +25,8 @@
 //                         answers AlreadySettled
 //   outcome  0 while PENDING/CLAIMED, else Success 1, Failure 2,
 //            Cancelled 3
+//   P        PRUNING: one thread holds the list taken off the word and is
+//            dropping its withdrawn waiters (rules 9 to 12)
 //
 // Departures from the plain Treiber stack, each for a reason:
 //   - The settler reverses each batch it takes, so waiters are called in
@@ -69,10 +71,35 @@
 //      on_settled (or at once if arm() got AlreadySettled). The node is
 //      destroyed by whichever side lets go last, so the settler never
 //      touches freed memory.
-//   9. A detached node stays in the list until the promise settles or is
-//      destroyed (one node of ~32 bytes per detach on a long-pending
-//      promise; pruning it would need an unlink the stack cannot do).
 //
+// Pruning withdrawn waiters. A waiter that no longer cares (a detached
+// node, a task that stopped awaiting, a timeout whose target settled) says
+// so through withdrawn(). Without pruning it would stay in the list until
+// the promise settles: on a long-lived promise (a shutdown signal, a gate
+// awaited with timeouts) memory would grow with every withdrawn wait.
+//   9. add_waiter counts registrations; when the count since the last
+//      prune reaches prune_at_ (at least 64, and as many as the waiters
+//      the last prune kept, so a prune walks at most twice the nodes
+//      registered since the last: amortised O(1) per registration), it
+//      prunes BEFORE pushing its own node: its caller's reference keeps the
+//      promise alive for the whole call, which would not hold after the
+//      push (a settler could wake the caller, which could drop it).
+//  10. A prune starts only in PENDING or CLAIMED without P, by a CAS that
+//      takes the whole list and sets P. Only one prune runs at a time, and
+//      while P is set nobody but the pruner reads or writes a `next`:
+//      pushers only write their own node's.
+//  11. The pruner calls on_withdrawn() on each withdrawn node (reading
+//      `next` first), keeps the others in order, and puts them back below
+//      the nodes pushed meanwhile (they are newer): it links the last of
+//      those to its kept list and clears P with a CAS, retrying as pushes
+//      come. Registration order is kept.
+//  12. A settle that finds P set publishes the outcome (NOTIFYING, P still
+//      set) and returns: the pruner holds the oldest waiters, so it does
+//      the notifying, in order, when its CAS finds NOTIFYING (a hand-off;
+//      nobody waits for anybody). on_settled may thus run on the thread of
+//      a registering waiter instead of the settler's (rule 5 still holds:
+//      it is short and runs no script code).
+
 // Memory orderings are given at each operation in promise.cpp.
 #pragma once
 
@@ -93,11 +120,17 @@ enum class AddWaiterResult : std::uint8_t {
   AlreadySettled,  // not registered: act at once (outcome() is final)
 };
 
-// An intrusive list node; see rules 3 to 6. Aligned to 16 so that the low
-// four bits of its address carry the phase and the outcome.
-struct alignas(16) Waiter {
-  Waiter* next = nullptr;  // written by add_waiter and the settler only
+// An intrusive list node; see rules 3 to 6. Aligned to 32 so that the low
+// five bits of its address carry the phase, the outcome and P.
+struct alignas(32) Waiter {
+  Waiter* next = nullptr;  // written by add_waiter, the settler and a pruner only
   virtual void on_settled(Outcome outcome) noexcept = 0;
+  // True once the waiter no longer cares about the promise (rule 9). Any
+  // thread may ask while the node is in a list; it must stay true.
+  [[nodiscard]] virtual bool withdrawn() const noexcept { return false; }
+  // Called instead of on_settled when a pruner drops the node (rule 11);
+  // like on_settled, it is the promise's last touch of the node.
+  virtual void on_withdrawn() noexcept { on_settled(Outcome::Cancelled); }
 
  protected:
   Waiter() noexcept = default;
@@ -151,19 +184,33 @@ class PromiseCore {
   static constexpr std::uintptr_t kSettled = 3;
   static constexpr int kOutcomeShift = 2;
   static constexpr std::uintptr_t kOutcomeMask = 0xc;
-  static constexpr std::uintptr_t kTagMask = 0xf;
+  static constexpr std::uintptr_t kPruning = 0x10;
+  static constexpr std::uintptr_t kTagMask = 0x1f;
+  static constexpr std::uint32_t kMinPruneInterval = 64;
 
  private:
   // Calls a batch taken from the list (newest first) in registration order.
-  static void notify_batch(std::uintptr_t batch, Outcome outcome) noexcept;
+  static void notify_batch(Waiter* newest, Outcome outcome) noexcept;
+  // With the word NOTIFYING, notifies `taken` (newest first), then the
+  // waiters that keep arriving, then moves the word to SETTLED.
+  void notify_until_settled(Waiter* taken, Outcome outcome) noexcept;
+  // Rules 10 to 12.
+  void prune() noexcept;
 
   std::atomic<std::uintptr_t> word_{kPending};
+  // Rule 9's heuristic: registrations since the last prune, and the count
+  // that triggers the next. Relaxed everywhere: they decide only when to
+  // prune, never whether the list is correct.
+  std::atomic<std::uint32_t> registrations_{0};
+  std::atomic<std::uint32_t> prune_at_{kMinPruneInterval};
 };
 
 // A waiter that can withdraw (rules 7 to 9). Subclass it, implement
 // fire(); allocate it with new (or override destroy()).
 class DetachableWaiter : public Waiter {
  public:
+  // Detached (rule 9): the pruner may drop the promise side's reference.
+  [[nodiscard]] bool withdrawn() const noexcept final;
   // Registers on `promise`. On AlreadySettled the promise side's reference
   // is dropped here; fire() will never run; the caller acts at once and
   // still calls detach() once (rule 8).

@@ -8,8 +8,9 @@ namespace weft {
 AddWaiterResult TaskWaker::register_on(PromiseCore& promise, Task& task) noexcept {
   assert(!in_use() && "a TaskWaker is in one promise at a time (rule 3)");
   task.ref();  // rule 1
-  // Relaxed: add_waiter's release CAS publishes it to the settler.
+  // Relaxed: add_waiter's release CAS publishes both to the settler.
   task_.store(&task, std::memory_order_relaxed);
+  withdrawn_.store(false, std::memory_order_relaxed);
   const AddWaiterResult result = promise.add_waiter(*this);
   if (result == AddWaiterResult::AlreadySettled) {
     // Relaxed: never published; only this thread saw it.
@@ -28,6 +29,25 @@ void TaskWaker::on_settled(Outcome) noexcept {
   // that the settler is done with it.
   Task* task = task_.exchange(nullptr, std::memory_order_acq_rel);
   task->wake();
+  task->unref();
+}
+
+void TaskWaker::withdraw() noexcept {
+  // Release: nothing of the task's is read by the pruner; release only so
+  // the flag is not seen before the task's earlier writes to the node.
+  withdrawn_.store(true, std::memory_order_release);
+}
+
+bool TaskWaker::withdrawn() const noexcept {
+  // Acquire: pairs with withdraw().
+  return withdrawn_.load(std::memory_order_acquire);
+}
+
+void TaskWaker::on_withdrawn() noexcept {
+  // As on_settled, without the wake: the task no longer waits here. The
+  // release pairs with in_use()'s acquire; the unref may free the task and
+  // this node with it, so it comes last.
+  Task* task = task_.exchange(nullptr, std::memory_order_acq_rel);
   task->unref();
 }
 

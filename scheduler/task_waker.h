@@ -24,7 +24,13 @@
 //      again; it may still complete: the waker's reference keeps the task,
 //      and so the node, alive until the promise calls it (or dies pending,
 //      promise.h rule 4), and waking a completed task does nothing.
-//   4. For an await that may give up (timeout, select), use
+//   4. A task that stops waiting while its embedded waker is still
+//      registered (it was cancelled in the await) calls withdraw(). A
+//      pruner (promise.h rules 9 to 11) then takes the node out of the
+//      list and drops its task reference without a wake (on_withdrawn), so
+//      a long-lived promise does not keep abandoned tasks alive. Until the
+//      node is released by one side or the other, in_use() stays true.
+//   5. For an await that may give up (timeout, select), use
 //      DetachableTaskWaker: a heap node (promise.h rules 7 to 9). The task
 //      calls detach() once it stops caring or after it resumed; a fire()
 //      that lost the race to detach() does nothing, and a fire() that won
@@ -45,14 +51,21 @@ class TaskWaker final : public Waiter {
   // registered (rule 1). On AlreadySettled nothing is kept.
   [[nodiscard]] AddWaiterResult register_on(PromiseCore& promise, Task& task) noexcept;
   void on_settled(Outcome outcome) noexcept override;
-  // True from register_on (Registered) until on_settled releases the node.
+  // True from register_on (Registered) until on_settled or on_withdrawn
+  // releases the node.
   [[nodiscard]] bool in_use() const noexcept;
+  // The task's: it no longer waits on the promise this node is in (rule 4).
+  void withdraw() noexcept;
+  [[nodiscard]] bool withdrawn() const noexcept override;
+  void on_withdrawn() noexcept override;
 
  private:
   // The task to wake while registered, null otherwise. Set by register_on
   // (the task's worker) before add_waiter publishes the node; cleared by
   // on_settled (the settler) just before the wake.
   std::atomic<Task*> task_{nullptr};
+  // Set by withdraw(), cleared by register_on before the node is published.
+  std::atomic<bool> withdrawn_{false};
 };
 
 class DetachableTaskWaker final : public DetachableWaiter {

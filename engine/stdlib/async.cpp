@@ -138,6 +138,11 @@ class CombinationWaiter final : public Waiter {
            outcome == Outcome::Cancelled ? Value() : source_->result());
     delete this;
   }
+  // The combination is decided: this source no longer matters (a pruner
+  // may drop the node; PromiseCore rule 9).
+  bool withdrawn() const noexcept override {
+    return combination_->target.as<Future>()->outcome() != Outcome::Pending;
+  }
 
   static void settle(Combination& c, size_t index, Outcome outcome, const Value& value) {
     Future* target = c.target.as<Future>();
@@ -257,6 +262,10 @@ class TimeoutWaiter final : public Waiter {
       (void)target->fail(make_exception(ExcClass::CancellationException, "future was cancelled"));
     }
     delete this;
+  }
+  // Timed out (or otherwise settled): the source no longer matters.
+  bool withdrawn() const noexcept override {
+    return target_.as<Future>()->outcome() != Outcome::Pending;
   }
 
  private:

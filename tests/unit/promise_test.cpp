@@ -3,6 +3,8 @@
 // ThreadSanitizer too (the plain `int` values below are deliberately not
 // atomic: TSan checks that the claim/publish protocol orders them).
 
+#include "scheduler/promise.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,8 +12,6 @@
 #include <memory>
 #include <thread>
 #include <vector>
-
-#include "scheduler/promise.h"
 
 namespace {
 
@@ -207,8 +207,8 @@ TEST(PromiseCoreStress, SettleRacesAddWaiter) {
 // exactly one wins, and everyone sees the winner's outcome and value.
 TEST(PromiseCoreStress, SettleRacesSettle) {
   constexpr int kSettlers = 4;
-  const Outcome outcomes[kSettlers] = {Outcome::Success, Outcome::Failure,
-                                       Outcome::Cancelled, Outcome::Success};
+  const Outcome outcomes[kSettlers] = {Outcome::Success, Outcome::Failure, Outcome::Cancelled,
+                                       Outcome::Success};
   for (int round = 0; round < kRounds; ++round) {
     PromiseCore promise;
     int value = -1;
@@ -330,6 +330,123 @@ TEST(PromiseCore, DetachableWaiterFreedWhenPromiseDies) {
   EXPECT_EQ(destroyed.load(), 1);  // `withdrawn`; `kept` waits for its owner
   EXPECT_FALSE(kept->detach());
   EXPECT_EQ(destroyed.load(), 2);
+}
+
+// A removable waiter that records when it fired, to check the order.
+struct SequencedDetachable final : DetachableWaiter {
+  std::atomic<int>* sequence;
+  std::atomic<int>* fired_at;
+  std::atomic<int>* destroyed;
+  SequencedDetachable(std::atomic<int>* s, std::atomic<int>* f, std::atomic<int>* d)
+      : sequence(s), fired_at(f), destroyed(d) {}
+  ~SequencedDetachable() override { destroyed->fetch_add(1, std::memory_order_relaxed); }
+  void fire(Outcome) noexcept override {
+    fired_at->store(sequence->fetch_add(1, std::memory_order_relaxed) + 1,
+                    std::memory_order_relaxed);
+  }
+};
+
+// Rules 9 to 11: waiters withdrawn from a promise that stays pending are
+// freed as later waiters register, and the rest are still called once, in
+// registration order.
+TEST(PromiseCore, PruningFreesWithdrawnWaitersAndKeepsOrder) {
+  constexpr int kNodes = 2000;
+  PromiseCore promise;
+  std::atomic<int> sequence{0};
+  std::vector<std::atomic<int>> fired_at(kNodes), destroyed(kNodes);
+  std::vector<SequencedDetachable*> kept;
+  for (int id = 0; id < kNodes; ++id) {
+    auto* node = new SequencedDetachable(&sequence, &fired_at[id], &destroyed[id]);
+    ASSERT_EQ(node->arm(promise), AddWaiterResult::Registered);
+    if (id % 2 == 1) {
+      ASSERT_TRUE(node->detach());
+    } else {
+      kept.push_back(node);
+    }
+  }
+  int freed_while_pending = 0;
+  for (int id = 1; id < kNodes; id += 2) freed_while_pending += destroyed[id].load();
+  // Rule 9: at most as many withdrawn nodes are left as were kept by the
+  // last prune (at least kMinPruneInterval).
+  const int kept_count = kNodes / 2;
+  const int left = kNodes / 2 - freed_while_pending;
+  EXPECT_LE(left, kept_count + static_cast<int>(PromiseCore::kMinPruneInterval));
+  EXPECT_GT(freed_while_pending, kNodes / 4);
+  ASSERT_TRUE(promise.try_settle(Outcome::Success));
+  int last = 0;
+  for (int id = 0; id < kNodes; id += 2) {
+    ASSERT_GT(fired_at[id].load(), last) << "node " << id;
+    last = fired_at[id].load();
+  }
+  for (int id = 1; id < kNodes; id += 2) {
+    EXPECT_EQ(fired_at[id].load(), 0);
+    EXPECT_EQ(destroyed[id].load(), 1);
+  }
+  for (auto* node : kept) EXPECT_FALSE(node->detach());
+  for (int id = 0; id < kNodes; ++id) EXPECT_EQ(destroyed[id].load(), 1) << "node " << id;
+}
+
+// Prunes race pushes, detaches, each other and the settle (which may hand
+// its notifying to a pruner, rule 12): every waiter that was registered and
+// not withdrawn first fires exactly once, each adder's waiters fire in the
+// order it registered them, and every node is freed exactly once.
+TEST(PromiseCoreStress, PruneRacesSettleAndPush) {
+  constexpr int kAdders = 3;
+  constexpr int kPerAdder = 300;
+  constexpr int kNodes = kAdders * kPerAdder;
+  for (int round = 0; round < kRounds / 20; ++round) {
+    auto promise = std::make_unique<PromiseCore>();
+    int value = -1;
+    std::atomic<int> sequence{0};
+    std::vector<std::atomic<int>> fired_at(kNodes), destroyed(kNodes);
+    std::vector<AddWaiterResult> armed(kNodes);
+    std::vector<char> detached_first(kNodes, 0);
+    std::vector<std::vector<SequencedDetachable*>> keep(kAdders);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kAdders; ++t) {
+      threads.emplace_back([&, t] {
+        wait_for_go(go);
+        for (int k = 0; k < kPerAdder; ++k) {
+          const int id = t * kPerAdder + k;
+          auto* node = new SequencedDetachable(&sequence, &fired_at[id], &destroyed[id]);
+          armed[id] = node->arm(*promise);
+          if (k % 3 == 0) {
+            keep[t].push_back(node);  // detached after the settle
+          } else {
+            detached_first[id] = node->detach() ? 1 : 0;
+          }
+        }
+      });
+    }
+    threads.emplace_back([&] {
+      wait_for_go(go);
+      for (int spin = 0; spin < (round % 7) * 50; ++spin) std::this_thread::yield();
+      ASSERT_TRUE(promise->try_settle(Outcome::Success, [&] { value = 1; }));
+    });
+    go.store(true, std::memory_order_release);
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(value, 1);
+    for (int t = 0; t < kAdders; ++t) {
+      for (auto* node : keep[t]) (void)node->detach();
+    }
+    promise.reset();
+    for (int t = 0; t < kAdders; ++t) {
+      int last = 0;
+      for (int k = 0; k < kPerAdder; ++k) {
+        const int id = t * kPerAdder + k;
+        const int at = fired_at[id].load();
+        const bool should_fire =
+            armed[id] == AddWaiterResult::Registered && (k % 3 == 0 || !detached_first[id]);
+        ASSERT_EQ(at != 0, should_fire) << "round " << round << " node " << id;
+        if (at != 0) {
+          ASSERT_GT(at, last) << "round " << round << " node " << id;
+          last = at;
+        }
+        ASSERT_EQ(destroyed[id].load(), 1) << "round " << round << " node " << id;
+      }
+    }
+  }
 }
 
 }  // namespace
