@@ -19,9 +19,9 @@ void Future::report_if_unhandled() {
       const Exception& e = *result_.as<Exception>();
       what = std::string(exc_class_name(e.cls())) + ": " + display(e.message());
     }
-    runtime_.report_unhandled("unhandled failure in " +
-                              (where.empty() ? std::string("a future") : "task started at " + where) +
-                              ": " + what);
+    runtime_.report_unhandled(
+        "unhandled failure in " +
+        (where.empty() ? std::string("a future") : "task started at " + where) + ": " + what);
   }
 }
 
@@ -35,7 +35,22 @@ bool Future::settle(Outcome outcome, Value value) {
 bool Future::cancel() {
   if (!settle(Outcome::Cancelled, Value())) return false;
   if (task_) task_->cancel();
+  if (operation_) (*operation_)();  // rule 5: the winner, once
   return true;
+}
+
+void Future::cancel_if_abandoned() {
+  if (!operation_ || outcome() != Outcome::Pending) return;
+  // Two references: the awaiting task's register and the operation's. A
+  // third holder (a variable elsewhere, an array, another waiter's task)
+  // could still observe the future. The count cannot grow meanwhile: only
+  // the awaiting task, which is here, could copy its reference.
+  if (refcount() > 2) return;
+  {
+    std::lock_guard guard(lock_);
+    if (!callbacks_.empty()) return;  // a callback still wants the result
+  }
+  (void)cancel();
 }
 
 bool Future::add_callback(Value entry) {
@@ -76,6 +91,8 @@ void Future::release_children(DestroyWorklist& worklist) {
   callbacks_.clear();
 }
 
-Value make_future(Runtime& runtime) { return Value::adopt(new Future(runtime)); }
+Value make_future(Runtime& runtime) {
+  return Value::adopt(new Future(runtime));
+}
 
 }  // namespace weft

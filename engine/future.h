@@ -19,9 +19,17 @@
 //      runtime.
 //   4. `task_` (the task whose result this is, for cancellation) is set
 //      once by the spawner before the future is shared, and never changes.
+//   5. `operation_` (the I/O operation whose result this is: a timer...)
+//      is set likewise by the function that starts the operation. cancel()
+//      stops the operation too (its winner calls it once). An operation
+//      that holds one reference to its future is cancelled when the only
+//      task that can still see the future stops awaiting it
+//      (cancel_if_abandoned): nobody could observe its result any more.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -49,7 +57,9 @@ class Future final : public Obj {
 
   // Each settles the future if it is still pending; false otherwise.
   [[nodiscard]] bool complete(Value value) { return settle(Outcome::Success, std::move(value)); }
-  [[nodiscard]] bool fail(Value exception) { return settle(Outcome::Failure, std::move(exception)); }
+  [[nodiscard]] bool fail(Value exception) {
+    return settle(Outcome::Failure, std::move(exception));
+  }
   // Also cancels the task that computes it, if any.
   [[nodiscard]] bool cancel();
 
@@ -60,6 +70,15 @@ class Future final : public Obj {
   [[nodiscard]] bool add_callback(Value entry);
 
   void set_task(TaskRef task) { task_ = std::move(task); }
+  // Rule 5. `cancel_operation` runs at most once, on the thread that wins
+  // cancel(); the operation itself holds one reference to this future.
+  void set_operation(std::function<void()> cancel_operation) {
+    operation_ = std::make_unique<std::function<void()>>(std::move(cancel_operation));
+  }
+  // Called by a task that held the last other reference in the register
+  // it awaited from, and stops awaiting (it was cancelled): cancels the
+  // future and its operation when nobody else can see them (rule 5).
+  void cancel_if_abandoned();
   void set_origin(const Proto* proto, uint32_t pc) {
     origin_proto_ = proto;
     origin_pc_ = pc;
@@ -82,6 +101,7 @@ class Future final : public Obj {
   std::vector<Value> callbacks_;
   bool callbacks_dispatched_ = false;
   TaskRef task_;
+  std::unique_ptr<std::function<void()>> operation_;
   const Proto* origin_proto_ = nullptr;
   uint32_t origin_pc_ = 0;
 };

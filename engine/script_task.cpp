@@ -43,8 +43,15 @@ AddWaiterResult ScriptTask::wait_for(Future& future) {
   if (waker_.in_use() && waiting_on_ == &future && !waker_.withdrawn()) {
     return AddWaiterResult::Registered;  // a spurious run (rule 2)
   }
-  if (extra_waker_ != nullptr && extra_waiting_on_ == &future) {
-    return AddWaiterResult::Registered;
+  if (extra_waker_ != nullptr) {
+    // Only an armed node is still in its promise's list, so only then is
+    // its promise alive and the address comparison meaningful (a fired
+    // node's future may be freed and its address reused by this one).
+    if (!extra_waker_->armed()) {
+      drop_extra_waker();
+    } else if (extra_waiting_on_ == &future) {
+      return AddWaiterResult::Registered;  // a spurious run
+    }
   }
   if (!waker_.in_use()) {
     waiting_on_ = &future;

@@ -284,6 +284,17 @@ bool cancellation_shielded(const Fiber& f) {
   return false;
 }
 
+// A fiber suspended in an await that it now leaves (an interrupt): the
+// awaited future's operation is cancelled if nobody else can see it
+// (Future rule 5), so a cancelled sleep frees its timer at once.
+void cancel_abandoned_operation(const Fiber& f) {
+  if (f.frames.empty()) return;
+  const Frame& top = f.frames.back();
+  if (top.pc->op != Opcode::AWAIT) return;
+  const Value& awaited = f.stack[top.base + top.pc->b];
+  if (awaited.is(ObjType::Future)) awaited.as<Future>()->cancel_if_abandoned();
+}
+
 // The CancellationException to raise in the task now, or nil: its own
 // cancellation, else the first failure in one of its open scopes
 // (TaskScope rule 6); nothing while the fiber is in a shielded range.
@@ -293,11 +304,13 @@ Value take_interrupt(const Fiber& f, ScriptTask& task) {
   if (task.cancellation_pending()) {
     task.mark_cancellation_delivered();
     task.abandon_wait();
+    cancel_abandoned_operation(f);
     return make_exception(ExcClass::CancellationException, "task was cancelled");
   }
   for (auto& scope : task.open_scopes()) {
     if (scope->take_interrupt()) {
       task.abandon_wait();
+      cancel_abandoned_operation(f);
       return make_exception(ExcClass::CancellationException,
                             "cancelled: another task in its scope failed");
     }

@@ -25,7 +25,8 @@ constexpr std::uintptr_t sentinel(Outcome outcome, std::uintptr_t phase) {
 
 PromiseCore::~PromiseCore() {
   // Acquire: if another thread settled it, its notifications are over
-  // before we return (pairs with publish's final release).
+  // before we return (pairs with notify_until_settled's final release, on
+  // the settler's or a pruner's thread).
   const std::uintptr_t word = word_.load(std::memory_order_acquire);
   assert((phase_of(word) == kPending || phase_of(word) == kSettled) && (word & kPruning) == 0 &&
          "promise destroyed while a settle or prune is in progress");
@@ -50,17 +51,22 @@ AddWaiterResult PromiseCore::add_waiter(Waiter& waiter) noexcept {
   // Acquire: if the word is already SETTLED we return AlreadySettled, and
   // the caller then reads the value and relies on every earlier waiter
   // having been called: pairs with publish's final release CAS.
+  std::uintptr_t cur = word_.load(std::memory_order_acquire);
+  if (phase_of(cur) == kSettled) return AddWaiterResult::AlreadySettled;
   // Rule 9: prune before the push, while the caller's reference keeps
   // this promise alive.
   const std::uint32_t registrations = registrations_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (registrations >= prune_at_.load(std::memory_order_relaxed)) prune();
-  std::uintptr_t cur = word_.load(std::memory_order_acquire);
+  if (registrations >= prune_at_.load(std::memory_order_relaxed)) {
+    prune();
+    // Acquire, as above: the prune may have settled the word (rule 12).
+    cur = word_.load(std::memory_order_acquire);
+  }
   for (;;) {
     if (phase_of(cur) == kSettled) return AddWaiterResult::AlreadySettled;
     waiter.next = list_of(cur);
     // Success, release: publishes waiter.next and whatever the caller
     // prepared in its node (rule 3 of task.h: the saved task state) to the
-    // settler, which takes the list with an acquire exchange in publish.
+    // settler or a pruner, which take the list with an acquire CAS.
     // Failure, acquire: the new value may be SETTLED (see above).
     if (word_.compare_exchange_weak(cur, node | (cur & kTagMask), std::memory_order_release,
                                     std::memory_order_acquire)) {
@@ -258,6 +264,12 @@ bool DetachableWaiter::withdrawn() const noexcept {
   // Acquire: pairs with detach()'s acq_rel CAS; DETACHED is final, so the
   // pruner may then drop the promise side's reference.
   return (word_.load(std::memory_order_acquire) & kStateMask) == kDetached;
+}
+
+bool DetachableWaiter::armed() const noexcept {
+  // Acquire: pairs with on_settled's acq_rel CAS to FIRED, so an owner that
+  // sees the node no longer armed also sees the settler's uses of it.
+  return (word_.load(std::memory_order_acquire) & kStateMask) == kArmed;
 }
 
 bool DetachableWaiter::detach() noexcept {

@@ -51,9 +51,10 @@
 //      reads `next` before calling on_settled and never touches the node
 //      after, so on_settled may free or re-register the node.
 //   4. Every registered waiter is called exactly once, in registration
-//      order: by the settler, or by ~PromiseCore (outcome Cancelled) if the
-//      promise dies pending. add_waiter returning AlreadySettled means the
-//      node was not registered: the caller acts at once itself.
+//      order: by the settler, by a pruner that took over the notifying
+//      (rule 12), or by ~PromiseCore (outcome Cancelled) if the promise
+//      dies pending; or, once withdrawn, dropped by a pruner (rule 11). add_waiter returning
+//      AlreadySettled means the node was not registered: the caller acts at once itself.
 //   5. on_settled runs on the settler's thread (a worker, the I/O thread,
 //      a host thread): keep it short (wake a task, queue a callback task);
 //      never run script code in it.
@@ -211,6 +212,9 @@ class DetachableWaiter : public Waiter {
  public:
   // Detached (rule 9): the pruner may drop the promise side's reference.
   [[nodiscard]] bool withdrawn() const noexcept final;
+  // Neither fired nor detached: the node is still in its promise's list,
+  // so that promise is alive. For the owner.
+  [[nodiscard]] bool armed() const noexcept;
   // Registers on `promise`. On AlreadySettled the promise side's reference
   // is dropped here; fire() will never run; the caller acts at once and
   // still calls detach() once (rule 8).

@@ -41,7 +41,7 @@ if step "setup" bash scripts/setup.sh; then
     step "test release" run_ctest release
     # The short stress run: spawn, await, cancel, scope and timer storms with
     # exact accounting and flat memory, at 1, 2 and 8 workers.
-    step "stress (quick)" bash stress/run --quick --weft build/release/weft --threads 1,2,8
+    step "stress (quick, strict)" bash stress/run --quick --strict --weft build/release/weft --threads 1,2,8
   fi
   if step "build asan" bash scripts/build.sh asan; then
     step "test asan" run_ctest asan \

@@ -143,6 +143,7 @@ class CombinationWaiter final : public Waiter {
   bool withdrawn() const noexcept override {
     return combination_->target.as<Future>()->outcome() != Outcome::Pending;
   }
+  void on_withdrawn() noexcept override { delete this; }
 
   static void settle(Combination& c, size_t index, Outcome outcome, const Value& value) {
     Future* target = c.target.as<Future>();
@@ -240,7 +241,9 @@ Value sleep_async(NativeCall& call) {
     }
     held = Value();
   });
-  (void)timer;
+  // Future rule 5: cancelling the future (or abandoning it) takes the
+  // timer out of the queue now, not at its deadline.
+  future.as<Future>()->set_operation([timer] { timer.cancel(); });
   return future;
 }
 
@@ -266,6 +269,10 @@ class TimeoutWaiter final : public Waiter {
   // Timed out (or otherwise settled): the source no longer matters.
   bool withdrawn() const noexcept override {
     return target_.as<Future>()->outcome() != Outcome::Pending;
+  }
+  void on_withdrawn() noexcept override {
+    timer_.cancel();
+    delete this;
   }
 
  private:
