@@ -7,6 +7,7 @@
 #include "engine/format.h"
 #include "engine/map.h"
 #include "engine/range.h"
+#include "engine/resource.h"
 #include "engine/string.h"
 
 namespace weft {
@@ -59,6 +60,9 @@ Value get_path(const Value& container, const Value& key) {
       }
       case ObjType::Exception:
         return exception_field(*container.as<Exception>(), key);
+      case ObjType::Resource:
+        return key.is(ObjType::String) ? container.as<Resource>()->field(key.as<String>()->view())
+                                       : Value();
       default:
         break;
     }

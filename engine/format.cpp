@@ -18,6 +18,7 @@
 #include "engine/future.h"
 #include "engine/map.h"
 #include "engine/range.h"
+#include "engine/resource.h"
 #include "engine/string.h"
 
 namespace weft {
@@ -145,6 +146,9 @@ void append_scalar(std::string& out, const Value& v) {
       return;
     case ObjType::Atom:
       out += "<atom>";
+      return;
+    case ObjType::Resource:
+      out += '<' + v.as<Resource>()->describe() + '>';
       return;
     case ObjType::Array:
     case ObjType::Map:
@@ -399,6 +403,8 @@ std::string type_name(const Value& value) {
       return "Future";
     case ObjType::Atom:
       return "Atom";
+    case ObjType::Resource:
+      return value.as<Resource>()->kind();
     default:
       break;
   }

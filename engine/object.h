@@ -37,6 +37,7 @@ enum class ObjType : uint8_t {
   Exception,
   Future,
   Atom,
+  Resource,  // engine/resource.h
 };
 
 enum ObjFlag : uint8_t {

@@ -58,6 +58,8 @@ constexpr const char* kPrelude = R"weft(
         (if (state == "failure") (entry/1 (__future_value f))))
      catch * (__report_callback_failure $ex)))
   nil)
+(fn __http_handle [handler request] (await (handler request)))
+(fn __await_stop [stopped] (await stopped))
 (fn atom_swap [a f]
   (loop
     (var old a/.value)
@@ -86,8 +88,8 @@ constexpr PreludeMethod kMethods[] = {
 };
 
 // Prelude functions that scripts (or the runtime) call by name.
-constexpr const char* kExported[] = {"await_all", "await_any", "sleep",
-                                     "__run_future_callbacks"};
+constexpr const char* kExported[] = {"await_all", "await_any", "sleep", "__run_future_callbacks",
+                                     "__http_handle", "__await_stop"};
 
 // (new SomeException "message") compiles to (__new_exception "SomeException" "message").
 Value new_exception(NativeCall& call) {

@@ -10,6 +10,10 @@
 #include <utility>
 
 #include "io/asio.h"
+#include "io/blocking_pool.h"
+#include "io/file_service.h"
+#include "io/net_registry.h"
+#include "io/process_service.h"
 #include "io/timer_queue.h"
 
 namespace weft {
@@ -17,10 +21,14 @@ namespace weft {
 namespace asio = boost::asio;
 
 struct IoService::Impl {
-  explicit Impl(IoService& service)
+  Impl(IoService& service, const IoConfig& config)
       : context(1),  // one thread runs it: Asio may skip some cross-thread work
         guard(asio::make_work_guard(context)),
-        timers(service, context) {}
+        timers(service, context),
+        pool(service, config.blocking_threads),
+        files(pool, config),
+        processes(service, context, config),
+        net(std::make_shared<NetRegistry>(service)) {}
 
   // Declared first so that it is destroyed last: the modules' Asio objects
   // refer to it, and it destroys any handler that never ran (timer_queue.h,
@@ -29,11 +37,18 @@ struct IoService::Impl {
   // Reset by finish_shutdown(), on the I/O thread (shutdown step 3).
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   TimerQueue timers;
+  // Joined by shutdown() (step 4), so before the context is destroyed: its
+  // threads call end_operation(), which may post to the context.
+  BlockingPool pool;
+  FileService files;
+  ProcessService processes;
+  // Shared with every network handle, which may outlive the service.
+  std::shared_ptr<NetRegistry> net;
   bool finished = false;  // I/O thread only
   bool joined = false;    // guarded by shutdown_mutex_
 };
 
-IoService::IoService() : impl_(std::make_unique<Impl>(*this)) {
+IoService::IoService(IoConfig config) : impl_(std::make_unique<Impl>(*this, config)) {
   // impl_ is complete before the thread starts; std::thread's constructor
   // synchronizes with the start of the new thread.
   thread_ = std::thread([this] { run_io_thread(); });
@@ -54,6 +69,18 @@ void IoService::run_io_thread() noexcept {
 
 boost::asio::io_context& IoService::context() noexcept {
   return impl_->context;
+}
+
+FileService& IoService::files() noexcept {
+  return impl_->files;
+}
+
+ProcessService& IoService::processes() noexcept {
+  return impl_->processes;
+}
+
+const std::shared_ptr<NetRegistry>& IoService::net_registry() const noexcept {
+  return impl_->net;
 }
 
 bool IoService::try_begin_operation() noexcept {
@@ -113,6 +140,9 @@ IoStats IoService::stats() const noexcept {
 
 void IoService::shutdown() {
   if (on_io_thread()) throw std::logic_error("IoService::shutdown called on the I/O thread");
+  if (impl_->pool.on_pool_thread()) {
+    throw std::logic_error("IoService::shutdown called on a blocking-pool thread");
+  }
   std::lock_guard lock(shutdown_mutex_);
   if (impl_->joined) return;
 
@@ -120,7 +150,11 @@ void IoService::shutdown() {
   // word's modification order matters; the sweep is ordered by the post.
   const std::uint64_t before = pending_.fetch_or(kClosed, std::memory_order_relaxed);
   // Step 2.
-  asio::post(impl_->context, [this]() noexcept { impl_->timers.close(); });
+  asio::post(impl_->context, [this]() noexcept {
+    impl_->timers.close();
+    impl_->processes.close();
+    impl_->net->close_all();
+  });
   // Step 3, when nothing was outstanding; otherwise the last
   // end_operation() posts it.
   if ((before & kCountMask) == 0) {
@@ -128,6 +162,8 @@ void IoService::shutdown() {
   }
   // Step 4.
   thread_.join();
+  impl_->pool.join();
+  impl_->net->detach();
   impl_->joined = true;
 }
 

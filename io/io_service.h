@@ -8,8 +8,12 @@
 // The constructor starts the thread, which runs the io_context while a work
 // guard keeps it from returning when idle. Each kind of I/O is a module in
 // its own file pair, owned by IoService::Impl: timers are io/timer_queue.*;
-// files, TCP, HTTP and processes follow the same pattern (a module object
-// that queues requests to the I/O thread and calls back from it).
+// processes are io/process_service.*; TCP and HTTP follow the same pattern
+// (a module object that queues requests to the I/O thread and calls back
+// from it). Files cannot be polled: io/file_service.* (with the streaming
+// io/file_writer.* and io/line_reader.*) runs them on io/blocking_pool.*,
+// a few threads of their own that count each job as an operation here and
+// call back from the pool thread.
 //
 // pending_, the one word every submitting thread writes:
 //
@@ -32,29 +36,40 @@
 //      operation's callback has returned (release), so a thread that reads
 //      pending_operations() == 0 (acquire) also sees everything those
 //      callbacks wrote. That is what lets the runtime conclude "no timer or
-//      I/O pending".
+//      I/O pending". Blocking-pool threads call it too, for file jobs.
 //   3. Rejection. After shutdown began, start_timer calls done(false) at
 //      once on the calling thread and returns an empty handle; post returns
-//      false and drops the function.
-//   4. Callbacks (timer callbacks and posted functions) run on the I/O
-//      thread in a noexcept frame: an exception escaping one terminates the
-//      process. They must not block for long: every other timer waits.
+//      false and drops the function; file and process requests call their
+//      callback at once on the calling thread with an ESHUTDOWN error.
+//   4. Callbacks (timer callbacks, posted functions, process results) run
+//      on the I/O thread in a noexcept frame: an exception escaping one
+//      terminates the process. They must not block for long: every other
+//      timer waits. File callbacks run on a blocking-pool thread, likewise
+//      noexcept (blocking_pool.h, rule 5).
 //
-// Shutdown steps (shutdown(), any thread but the I/O thread; idempotent;
-// the destructor calls it)
+// Shutdown steps (shutdown(), any thread but the I/O thread and the
+// blocking-pool threads; idempotent; the destructor calls it)
 // ------------------------------------------------------------------------
 //   1. Close: set CLS (rule 1). New requests fail fast (rule 3); work
-//      accepted before still completes, posted functions included.
+//      accepted before still completes, posted functions and file jobs
+//      included.
 //   2. Sweep: post TimerQueue::close(), which calls every pending timer's
-//      callback with false, exactly once (timer_queue.h, rule 7).
+//      callback with false, exactly once (timer_queue.h, rule 7), and
+//      ProcessService::close(), which kills every running child and
+//      completes its run with ECANCELED once it is reaped
+//      (process_service.h, rule 7), and NetRegistry::close_all(), which
+//      closes every listener, HTTP server and connection, so that their
+//      pending operations complete with ShutDown (net_registry.h, rule 5).
 //   3. Let go: when the count reaches zero with CLS set (at once in step 1,
 //      or at the last end_operation, on whichever thread), post
 //      finish_shutdown() to the I/O thread, which stops the master timer and
 //      resets the work guard. It is posted exactly once: exactly one
 //      operation moves the word to "CLS, count 0".
 //   4. Join: io_context::run() returns when no handler is left; shutdown()
-//      joins the thread. When shutdown() returns, every accepted operation's
-//      callback has run.
+//      joins the thread, then the blocking pool's threads (blocking_pool.h),
+//      which have no job left, then detaches the NetRegistry from the
+//      service (net_registry.h, rule 4). When shutdown() returns, every accepted
+//      operation's callback has run and every thread has ended.
 #pragma once
 
 #include <atomic>
@@ -65,6 +80,7 @@
 #include <mutex>
 #include <thread>
 
+#include "io/io_config.h"
 #include "io/timer.h"
 
 namespace boost::asio {
@@ -72,6 +88,10 @@ class io_context;
 }  // namespace boost::asio
 
 namespace weft {
+
+class FileService;
+class NetRegistry;
+class ProcessService;
 
 // Timer counts since the service started. Each is written only by the I/O
 // thread and is exact whenever pending_operations() is 0 (then
@@ -85,10 +105,11 @@ struct IoStats {
 
 class IoService {
  public:
-  // Starts the I/O thread.
-  IoService();
-  // Calls shutdown(). Must not run on the I/O thread; all cancel() calls on
-  // this service's TimerHandles must have returned.
+  // Starts the I/O thread. The blocking pool's threads start on demand.
+  explicit IoService(IoConfig config = {});
+  // Calls shutdown(). Must not run on the I/O thread or a blocking-pool
+  // thread; all cancel() calls on this service's TimerHandles and
+  // ProcessHandles must have returned.
   ~IoService();
   IoService(const IoService&) = delete;
   IoService& operator=(const IoService&) = delete;
@@ -106,8 +127,13 @@ class IoService {
   [[nodiscard]] TimerHandle start_timer(std::chrono::nanoseconds delay,
                                         std::function<void(bool fired)> done);
 
-  // Timers and posted functions accepted and not yet completed (a callback
-  // still running counts). Any thread; see rule 2.
+  // Files (io/file_service.h) and processes (io/process_service.h). Any
+  // thread; their requests follow rules 1-3 like the calls above.
+  [[nodiscard]] FileService& files() noexcept;
+  [[nodiscard]] ProcessService& processes() noexcept;
+
+  // Timers, posted functions, file jobs and process runs accepted and not
+  // yet completed (a callback still running counts). Any thread; see rule 2.
   [[nodiscard]] std::uint64_t pending_operations() const noexcept;
 
   [[nodiscard]] IoStats stats() const noexcept;
@@ -118,8 +144,8 @@ class IoService {
     return std::this_thread::get_id() == thread_id_;
   }
 
-  // The shutdown steps above. Throws std::logic_error on the I/O thread
-  // (it would join itself).
+  // The shutdown steps above. Throws std::logic_error on the I/O thread or
+  // a blocking-pool thread (it would join itself).
   void shutdown();
 
   // For io/ modules only; the engine uses the calls above.
@@ -131,6 +157,9 @@ class IoService {
   [[nodiscard]] bool try_begin_operation() noexcept;
   // Rule 2: any thread, after the operation's callback has returned.
   void end_operation() noexcept;
+  // The open network objects of io/tcp_* and io/http_* (io/net_registry.h).
+  // Network handles share it, so it outlives the service if they do.
+  [[nodiscard]] const std::shared_ptr<NetRegistry>& net_registry() const noexcept;
 
  private:
   struct Impl;

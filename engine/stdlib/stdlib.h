@@ -15,6 +15,10 @@ void register_regex_builtins(Runtime& runtime);   // re/match re/find_all re/rep
 void register_json_builtins(Runtime& runtime);    // json/parse json/stringify
 void register_file_builtins(Runtime& runtime);    // synchronous io/read io/write ...
 void register_async_builtins(Runtime& runtime);   // futures, scopes, timers, atoms
+void register_io_async_builtins(Runtime& runtime);  // io/*_async process/run_async
+void register_http_builtins(Runtime& runtime);      // http/get_async http/post_async http/serve
+void register_tcp_builtins(Runtime& runtime);       // tcp/connect_async tcp/listen, connections
+void register_resource_methods(Runtime& runtime);   // .stop of servers and listeners
 // Methods written in Weft (engine/prelude.cpp); needs the builtins above.
 void register_prelude(Runtime& runtime);
 
@@ -28,6 +32,10 @@ inline void register_stdlib(Runtime& runtime) {
   register_json_builtins(runtime);
   register_file_builtins(runtime);
   register_async_builtins(runtime);
+  register_io_async_builtins(runtime);
+  register_http_builtins(runtime);
+  register_tcp_builtins(runtime);
+  register_resource_methods(runtime);
   register_prelude(runtime);
 }
 

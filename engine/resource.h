@@ -1,0 +1,33 @@
+// A handle on something the runtime holds outside script values: an HTTP
+// server (engine/stdlib/http.cpp), later connections and listeners. Each
+// kind names itself (typeof, printing) and answers `r/field` reads; its
+// methods are registered on ObjType::Resource and check the kind.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/object.h"
+#include "engine/value.h"
+
+namespace weft {
+
+class Resource : public Obj {
+ public:
+  explicit Resource(const char* kind) : Obj(ObjType::Resource), kind_(kind) {}
+  // "HttpServer"...: the type name scripts see.
+  const char* kind() const { return kind_; }
+  // `r/name`; nil for an unknown field. Any thread.
+  virtual Value field(std::string_view name) const = 0;
+  // How it prints: "<HttpServer 127.0.0.1:8080>".
+  virtual std::string describe() const = 0;
+  // `(r .stop)`: servers and listeners stop; other kinds have no such
+  // method (TypeException). Any thread.
+  virtual void stop();
+  void release_children(DestroyWorklist&) override {}
+
+ private:
+  const char* kind_;
+};
+
+}  // namespace weft

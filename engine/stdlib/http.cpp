@@ -1,0 +1,262 @@
+// HTTP for scripts (LANGUAGE.md section 5) on io/http_client.h and
+// io/http_server.h:
+//
+//   (http/get_async url ^timeout s ^headers {...})
+//   (http/post_async url body ^timeout s ^headers {...})
+//       -> future of {^status 200 ^headers {...} ^body "..."}; any status is
+//          a response; a failure to get one fails it with NetworkException
+//          (TimeoutException for ^timeout) naming the URL. Cancelling the
+//          future (or the only task awaiting it) cancels the request.
+//   (http/serve ^port 8080 handler) -> an HttpServer: `server/port`,
+//       `server/address`, `(server .stop)`.
+//
+// Serving: the I/O thread hands each request to on_request, which builds
+// the request map and starts a task running (__http_handle handler
+// request) (engine/prelude.cpp: it awaits the handler's result when that
+// is a future). A waiter on the task's future turns its outcome into the
+// response: the map's ^status ^headers ^body, or a 500 whose cause is
+// written to stderr when the handler threw. No script code runs on the I/O
+// thread. A running server keeps the program alive, as in Node: serve
+// starts a task that awaits the server's `stopped` future, which .stop
+// completes.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/array.h"
+#include "engine/exception.h"
+#include "engine/format.h"
+#include "engine/future.h"
+#include "engine/map.h"
+#include "engine/resource.h"
+#include "engine/runtime.h"
+#include "engine/script_task.h"
+#include "engine/stdlib/stdlib.h"
+#include "engine/string.h"
+#include "io/http_client.h"
+#include "io/http_server.h"
+#include "io/io_service.h"
+
+namespace weft {
+
+namespace {
+
+const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn) {
+  const Value& v = call.arg(i);
+  if (!v.is(ObjType::String)) {
+    throw_error(ExcClass::TypeException,
+                std::string(fn) + " expects a String, got " + type_name(v));
+  }
+  return v.as<String>()->str();
+}
+
+Value keyword(const NativeCall& call, std::string_view name) {
+  return call.keywords == nullptr ? Value() : call.keywords->get(name);
+}
+
+std::optional<std::chrono::nanoseconds> timeout_keyword(const NativeCall& call, const char* fn) {
+  Value t = keyword(call, "timeout");
+  if (t.is_nil()) return std::nullopt;
+  if (!t.is_int() && !t.is_float()) {
+    throw_error(ExcClass::TypeException, std::string(fn) + " ^timeout takes seconds");
+  }
+  double seconds = t.is_int() ? static_cast<double>(t.as_int()) : t.as_float();
+  if (!(seconds >= 0) || seconds > 1e9) {
+    throw_error(ExcClass::ArgumentException, std::string(fn) + " ^timeout out of range");
+  }
+  return std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
+}
+
+HttpHeaders headers_from(const Value& v, const char* fn) {
+  HttpHeaders headers;
+  if (v.is_nil()) return headers;
+  if (!v.is(ObjType::Map))
+    throw_error(ExcClass::TypeException, std::string(fn) + " ^headers takes a Map");
+  for (const auto& [key, value] : v.as<Map>()->entries()) {
+    headers.emplace_back(display(key), display(value));
+  }
+  return headers;
+}
+
+Value headers_to_map(const HttpHeaders& headers) {
+  Value map = make_map();
+  for (const auto& [name, value] : headers) map.as<Map>()->set(name, make_string(value));
+  return map;
+}
+
+Value network_failure(const NetError& error) {
+  ExcClass cls = error.kind == NetErrorKind::TimedOut    ? ExcClass::TimeoutException
+                 : error.kind == NetErrorKind::Cancelled ? ExcClass::CancellationException
+                                                         : ExcClass::NetworkException;
+  return make_exception(cls, error.address + ": " + error.message);
+}
+
+Value request_async(NativeCall& call, const char* fn, std::string method, std::string body) {
+  HttpClientRequest request;
+  request.method = std::move(method);
+  request.url = string_arg(call, 0, fn);
+  request.body = std::move(body);
+  request.timeout = timeout_keyword(call, fn);
+  request.headers = headers_from(keyword(call, "headers"), fn);
+  Value future = make_future(call.runtime);
+  NetOperation op = http_request(call.runtime.io(), std::move(request),
+                                 [future](NetResult<HttpResponse> result) mutable {
+                                   Future* f = future.as<Future>();
+                                   if (result.ok()) {
+                                     HttpResponse& response = result.value();
+                                     Value map = make_map();
+                                     Map* m = map.as<Map>();
+                                     m->set("status", Value::integer(response.status));
+                                     m->set("headers", headers_to_map(response.headers));
+                                     m->set("body", make_string(std::move(response.body)));
+                                     (void)f->complete(std::move(map));
+                                   } else {
+                                     (void)f->fail(network_failure(result.error()));
+                                   }
+                                   future = Value();
+                                 });
+  if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
+  return future;
+}
+
+Value get_async(NativeCall& call) {
+  return request_async(call, "http/get_async", "GET", {});
+}
+
+Value post_async(NativeCall& call) {
+  return request_async(call, "http/post_async", "POST", string_arg(call, 1, "http/post_async"));
+}
+
+class HttpServerObject final : public Resource {
+ public:
+  HttpServerObject(HttpServer server, Value stopped)
+      : Resource("HttpServer"), server_(std::move(server)), stopped_(std::move(stopped)) {}
+  Value field(std::string_view name) const override {
+    if (name == "port") return Value::integer(server_.port());
+    if (name == "address") return make_string(server_.address());
+    return Value();
+  }
+  std::string describe() const override { return "HttpServer " + server_.address(); }
+  void stop() override {
+    server_.stop();
+    (void)stopped_.as<Future>()->complete(Value());
+  }
+  void release_children(DestroyWorklist& worklist) override { release_into(stopped_, worklist); }
+
+ private:
+  HttpServer server_;
+  Value stopped_;
+};
+
+// Turns the handler task's outcome into the response (see the top).
+class ResponseWaiter final : public Waiter {
+ public:
+  ResponseWaiter(Value future, HttpResponder responder)
+      : future_(std::move(future)), responder_(std::move(responder)) {}
+  void on_settled(Outcome outcome) noexcept override {
+    try {
+      (void)responder_.respond(make_response(outcome));
+    } catch (...) {
+      (void)responder_.respond(HttpResponse{500, {}, "internal server error\n"});
+    }
+    delete this;
+  }
+
+ private:
+  HttpResponse make_response(Outcome outcome) {
+    Future* f = future_.as<Future>();
+    if (outcome != Outcome::Success) {
+      std::string cause = outcome == Outcome::Failure ? display(f->result()) : "cancelled";
+      std::fprintf(stderr, "http/serve: the handler failed: %s\n", cause.c_str());
+      return HttpResponse{500, {}, "internal server error\n"};
+    }
+    const Value& result = f->result();
+    if (!result.is(ObjType::Map)) {
+      std::fprintf(stderr, "http/serve: the handler gave %s, not a response map\n",
+                   type_name(result).c_str());
+      return HttpResponse{500, {}, "internal server error\n"};
+    }
+    const Map* m = result.as<Map>();
+    HttpResponse response;
+    Value status = m->get("status");
+    response.status = status.is_int() ? static_cast<int>(status.as_int()) : 200;
+    Value body = m->get("body");
+    response.body = body.is_nil() ? std::string() : display(body);
+    response.headers = headers_from(m->get("headers"), "http/serve");
+    return response;
+  }
+
+  Value future_;
+  HttpResponder responder_;
+};
+
+Value request_map(HttpRequest& request) {
+  Value map = make_map();
+  Map* m = map.as<Map>();
+  m->set("method", make_string(std::move(request.method)));
+  m->set("path", make_string(std::move(request.path)));
+  m->set("query", make_string(std::move(request.query)));
+  m->set("headers", headers_to_map(request.headers));
+  m->set("body", make_string(std::move(request.body)));
+  m->set("remote", make_string(std::move(request.remote_address)));
+  return map;
+}
+
+Value builtin_named(Runtime& runtime, const char* name) {
+  int64_t index = runtime.find_builtin(name);
+  if (index < 0) throw_error(ExcClass::RuntimeException, std::string("internal: no ") + name);
+  return runtime.builtin(static_cast<uint32_t>(index));
+}
+
+Value serve(NativeCall& call) {
+  const char* fn = "http/serve";
+  Value handler = call.arg(0);
+  if (!handler.is(ObjType::Closure) && !handler.is(ObjType::Native)) {
+    throw_error(ExcClass::TypeException, std::string(fn) + " takes a handler function");
+  }
+  HttpServerOptions options;
+  Value port = keyword(call, "port");
+  if (!port.is_nil()) {
+    if (!port.is_int() || port.as_int() < 0 || port.as_int() > 65535) {
+      throw_error(ExcClass::ArgumentException, std::string(fn) + " ^port must be 0-65535");
+    }
+    options.port = static_cast<uint16_t>(port.as_int());
+  }
+  Value host = keyword(call, "host");
+  if (host.is(ObjType::String)) options.host = host.as<String>()->str();
+  Runtime& runtime = call.runtime;
+  Value handle = builtin_named(runtime, "__http_handle");
+  NetResult<HttpServer> server =
+      http_serve(runtime.io(), options,
+                 [&runtime, handler, handle](HttpRequest request, HttpResponder responder) {
+                   Value task = ScriptTask::spawn(runtime, handle, {handler, request_map(request)},
+                                                  false, nullptr, 0, {});
+                   Future* f = task.as<Future>();
+                   f->mark_handled();  // the waiter reports a failure
+                   auto* waiter = new ResponseWaiter(task, std::move(responder));
+                   if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
+                     waiter->on_settled(f->outcome());
+                   }
+                 });
+  if (!server.ok())
+    throw_error(ExcClass::NetworkException,
+                std::string(fn) + ": " + server.error().address + ": " + server.error().message);
+  Value stopped = make_future(runtime);
+  // The program lives while the server does (see the top).
+  (void)ScriptTask::spawn(runtime, builtin_named(runtime, "__await_stop"), {stopped}, false,
+                          nullptr, 0, {});
+  return Value::adopt(new HttpServerObject(std::move(server).value(), stopped));
+}
+
+}  // namespace
+
+void register_http_builtins(Runtime& runtime) {
+  runtime.register_native("http/get_async", get_async, 1, 1);
+  runtime.register_native("http/post_async", post_async, 2, 2);
+  runtime.register_native("http/serve", serve, 1, 1);
+}
+
+}  // namespace weft

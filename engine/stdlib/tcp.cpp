@@ -1,0 +1,238 @@
+// TCP for scripts (LANGUAGE.md section 5) on io/tcp_connection.h and
+// io/tcp_listener.h:
+//
+//   (tcp/connect_async host port ^timeout s) -> future of a TcpConnection
+//   (conn .read_async ^timeout s) -> future of the bytes available, as a
+//       String, or nil once the peer has closed its side
+//   (conn .write_async text) -> future of nil once every byte is sent
+//   (conn .close), conn/peer, conn/local
+//   (tcp/listen ^port p handler) -> a TcpListener (listener/port,
+//       listener/address, (listener .stop)); `handler` gets each
+//       connection in a task of its own.
+//
+// Failures fail the future with NetworkException naming the address
+// (TimeoutException for ^timeout). Each future is an operation future
+// (engine/future.h rule 5): cancelling it cancels the socket operation. A
+// listener keeps the program alive until it is stopped, as an HTTP server
+// does (engine/stdlib/http.cpp).
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "engine/exception.h"
+#include "engine/format.h"
+#include "engine/future.h"
+#include "engine/map.h"
+#include "engine/resource.h"
+#include "engine/runtime.h"
+#include "engine/script_task.h"
+#include "engine/stdlib/stdlib.h"
+#include "engine/string.h"
+#include "io/io_service.h"
+#include "io/tcp_connection.h"
+#include "io/tcp_listener.h"
+
+namespace weft {
+
+namespace {
+
+const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn) {
+  const Value& v = call.arg(i);
+  if (!v.is(ObjType::String)) {
+    throw_error(ExcClass::TypeException,
+                std::string(fn) + " expects a String, got " + type_name(v));
+  }
+  return v.as<String>()->str();
+}
+
+Value keyword(const NativeCall& call, std::string_view name) {
+  return call.keywords == nullptr ? Value() : call.keywords->get(name);
+}
+
+std::optional<std::chrono::nanoseconds> timeout_keyword(const NativeCall& call, const char* fn) {
+  Value t = keyword(call, "timeout");
+  if (t.is_nil()) return std::nullopt;
+  if (!t.is_int() && !t.is_float()) {
+    throw_error(ExcClass::TypeException, std::string(fn) + " ^timeout takes seconds");
+  }
+  double seconds = t.is_int() ? static_cast<double>(t.as_int()) : t.as_float();
+  if (!(seconds >= 0) || seconds > 1e9) {
+    throw_error(ExcClass::ArgumentException, std::string(fn) + " ^timeout out of range");
+  }
+  return std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
+}
+
+uint16_t port_arg(const Value& v, const char* fn) {
+  if (!v.is_int() || v.as_int() < 0 || v.as_int() > 65535) {
+    throw_error(ExcClass::ArgumentException, std::string(fn) + " port must be 0-65535");
+  }
+  return static_cast<uint16_t>(v.as_int());
+}
+
+Value network_failure(const NetError& error) {
+  ExcClass cls = error.kind == NetErrorKind::TimedOut    ? ExcClass::TimeoutException
+                 : error.kind == NetErrorKind::Cancelled ? ExcClass::CancellationException
+                                                         : ExcClass::NetworkException;
+  return make_exception(cls, error.address + ": " + error.message);
+}
+
+class TcpConnectionObject final : public Resource {
+ public:
+  explicit TcpConnectionObject(TcpConnection connection)
+      : Resource("TcpConnection"), connection_(std::move(connection)) {}
+  Value field(std::string_view name) const override {
+    if (name == "peer") return make_string(connection_.peer_address());
+    if (name == "local") return make_string(connection_.local_address());
+    return Value();
+  }
+  std::string describe() const override { return "TcpConnection " + connection_.peer_address(); }
+  const TcpConnection& connection() const { return connection_; }
+
+ private:
+  TcpConnection connection_;
+};
+
+class TcpListenerObject final : public Resource {
+ public:
+  TcpListenerObject(TcpListener listener, Value stopped)
+      : Resource("TcpListener"), listener_(std::move(listener)), stopped_(std::move(stopped)) {}
+  Value field(std::string_view name) const override {
+    if (name == "port") return Value::integer(listener_.port());
+    if (name == "address") return make_string(listener_.address());
+    return Value();
+  }
+  std::string describe() const override { return "TcpListener " + listener_.address(); }
+  void stop() override {
+    listener_.stop();
+    (void)stopped_.as<Future>()->complete(Value());
+  }
+  void release_children(DestroyWorklist& worklist) override { release_into(stopped_, worklist); }
+
+ private:
+  TcpListener listener_;
+  Value stopped_;
+};
+
+const TcpConnection& connection_arg(const NativeCall& call, const char* method) {
+  const Value& self = call.arg(0);
+  if (!self.is(ObjType::Resource) ||
+      std::string_view(self.as<Resource>()->kind()) != "TcpConnection") {
+    throw_error(ExcClass::TypeException, std::string(method) + " needs a TcpConnection");
+  }
+  return static_cast<const TcpConnectionObject*>(self.as<Resource>())->connection();
+}
+
+Value connect_async(NativeCall& call) {
+  const char* fn = "tcp/connect_async";
+  std::string host = string_arg(call, 0, fn);
+  uint16_t port = port_arg(call.arg(1), fn);
+  Value future = make_future(call.runtime);
+  NetOperation op = tcp_connect(
+      call.runtime.io(), std::move(host), port,
+      [future](NetResult<TcpConnection> result) mutable {
+        Future* f = future.as<Future>();
+        if (result.ok()) {
+          (void)f->complete(Value::adopt(new TcpConnectionObject(std::move(result).value())));
+        } else {
+          (void)f->fail(network_failure(result.error()));
+        }
+        future = Value();
+      },
+      timeout_keyword(call, fn));
+  if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
+  return future;
+}
+
+Value read_async(NativeCall& call) {
+  const TcpConnection& connection = connection_arg(call, "read_async");
+  Value future = make_future(call.runtime);
+  NetOperation op = connection.read_some(
+      [future](NetResult<std::optional<std::string>> result) mutable {
+        Future* f = future.as<Future>();
+        if (!result.ok()) {
+          (void)f->fail(network_failure(result.error()));
+        } else if (result.value().has_value()) {
+          (void)f->complete(make_string(std::move(*result.value())));
+        } else {
+          (void)f->complete(Value());  // end of stream
+        }
+        future = Value();
+      },
+      timeout_keyword(call, "read_async"));
+  if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
+  return future;
+}
+
+Value write_async(NativeCall& call) {
+  const TcpConnection& connection = connection_arg(call, "write_async");
+  std::string data = string_arg(call, 1, "write_async");
+  Value future = make_future(call.runtime);
+  NetOperation op = connection.write(
+      std::move(data),
+      [future](std::optional<NetError> error) mutable {
+        Future* f = future.as<Future>();
+        if (error) {
+          (void)f->fail(network_failure(*error));
+        } else {
+          (void)f->complete(Value());
+        }
+        future = Value();
+      },
+      timeout_keyword(call, "write_async"));
+  if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
+  return future;
+}
+
+Value close(NativeCall& call) {
+  connection_arg(call, "close").close();
+  return Value();
+}
+
+Value builtin_named(Runtime& runtime, const char* name) {
+  int64_t index = runtime.find_builtin(name);
+  if (index < 0) throw_error(ExcClass::RuntimeException, std::string("internal: no ") + name);
+  return runtime.builtin(static_cast<uint32_t>(index));
+}
+
+Value listen(NativeCall& call) {
+  const char* fn = "tcp/listen";
+  Value handler = call.arg(0);
+  if (!handler.is(ObjType::Closure) && !handler.is(ObjType::Native)) {
+    throw_error(ExcClass::TypeException, std::string(fn) + " takes a handler function");
+  }
+  Value port = keyword(call, "port");
+  uint16_t chosen = port.is_nil() ? 0 : port_arg(port, fn);
+  Value host = keyword(call, "host");
+  std::string address = host.is(ObjType::String) ? host.as<String>()->str() : "0.0.0.0";
+  Runtime& runtime = call.runtime;
+  NetResult<TcpListener> listener = tcp_listen(
+      runtime.io(), chosen,
+      [&runtime, handler](TcpConnection connection) {
+        Value conn = Value::adopt(new TcpConnectionObject(std::move(connection)));
+        // Each connection in a task of its own; a failure is reported as
+        // any unawaited task's is.
+        (void)ScriptTask::spawn(runtime, handler, {conn}, false, nullptr, 0, {});
+      },
+      address);
+  if (!listener.ok()) {
+    throw_error(ExcClass::NetworkException, std::string(fn) + ": " + listener.error().address +
+                                                ": " + listener.error().message);
+  }
+  Value stopped = make_future(runtime);
+  (void)ScriptTask::spawn(runtime, builtin_named(runtime, "__await_stop"), {stopped}, false,
+                          nullptr, 0, {});
+  return Value::adopt(new TcpListenerObject(std::move(listener).value(), stopped));
+}
+
+}  // namespace
+
+void register_tcp_builtins(Runtime& runtime) {
+  runtime.register_native("tcp/connect_async", connect_async, 2, 2);
+  runtime.register_native("tcp/listen", listen, 1, 1);
+  runtime.register_native_method(ObjType::Resource, "read_async", read_async, 1, 1);
+  runtime.register_native_method(ObjType::Resource, "write_async", write_async, 2, 2);
+  runtime.register_native_method(ObjType::Resource, "close", close, 1, 1);
+}
+
+}  // namespace weft

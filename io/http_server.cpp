@@ -1,0 +1,675 @@
+// HTTP server: the phases and rules 1-6 are at the top of
+// io/http_server.h; handles, counting and shutdown at the top of
+// io/net_registry.h.
+#include "io/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "io/http_fields.h"
+#include "io/net_registry.h"
+
+namespace weft {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// How long Lingering lasts at most.
+constexpr std::chrono::seconds kLingerTime(2);
+constexpr std::size_t kFirstReadBytes = 16 * 1024;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Statistics have one writer, the I/O thread, so a load and a store replace
+// a read-modify-write. Relaxed: counters for people, not a hand-off.
+void add(std::atomic<std::uint64_t>& counter, std::int64_t delta) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
+                std::memory_order_relaxed);
+}
+
+}  // namespace
+
+class ServerConnection;
+
+class HttpServerState final : public NetResource {
+ public:
+  HttpServerState(std::shared_ptr<NetRegistry> registry, HttpServerOptions options,
+                  tcp::acceptor acceptor, std::uint16_t port, std::string address,
+                  HttpHandler handler)
+      : registry(std::move(registry)),
+        options(std::move(options)),
+        port(port),
+        address(std::move(address)),
+        acceptor_(std::move(acceptor)),
+        handler_(std::move(handler)) {}
+
+  // I/O thread from here down.
+  void start(OperationCount count) noexcept;
+  void stop_on_io_thread() noexcept;
+  void close_for_shutdown() noexcept override { stop_on_io_thread(); }
+  void on_connection_closed(ServerConnection* connection) noexcept;
+  // Null once stopped.
+  [[nodiscard]] const HttpHandler& handler() const noexcept { return handler_; }
+
+  // Immutable.
+  const std::shared_ptr<NetRegistry> registry;
+  const HttpServerOptions options;
+  const std::uint16_t port;
+  const std::string address;
+
+  // Written by the I/O thread only; read by stats() on any thread.
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_peak{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> responses{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> timed_out{0};
+
+ private:
+  void accept(OperationCount count) noexcept;
+  void on_accepted(const error_code& error, tcp::socket socket, OperationCount count) noexcept;
+
+  std::optional<tcp::acceptor> acceptor_;
+  HttpHandler handler_;
+  std::unordered_map<ServerConnection*, std::shared_ptr<ServerConnection>> connections_;
+  bool paused_ = false;  // rule 4
+  bool stopped_ = false;
+};
+
+// One accepted connection (the phases of http_server.h). I/O thread only,
+// but for the immutable fields.
+class ServerConnection final : public std::enable_shared_from_this<ServerConnection> {
+ public:
+  ServerConnection(std::shared_ptr<HttpServerState> server, tcp::socket socket,
+                   std::string remote_address)
+      : server(std::move(server)),
+        remote_address(std::move(remote_address)),
+        socket_(std::move(socket)) {
+    // For peek(): synchronous calls fail with would_block instead of
+    // waiting. Asynchronous operations do not depend on it.
+    error_code ignored;
+    socket_->non_blocking(true, ignored);
+  }
+
+  void start() noexcept { read_request(); }
+  void respond(std::uint64_t request_id, HttpResponse response) noexcept;
+  void close() noexcept;
+
+  // Immutable.
+  const std::shared_ptr<HttpServerState> server;
+  const std::string remote_address;
+
+ private:
+  enum class Phase { Idle, Header, Body, Handling, Writing, Lingering, Closed };
+
+  [[nodiscard]] OperationCount begin_operation() noexcept;
+  void arm(std::chrono::nanoseconds timeout) noexcept;
+  void disarm() noexcept;
+  void on_timeout() noexcept;
+
+  void read_request() noexcept;
+  void read_header() noexcept;
+  void read_body() noexcept;
+  void on_read_error(const error_code& error) noexcept;
+  void dispatch() noexcept;
+  void watch_for_hangup() noexcept;
+  enum class Peek { Nothing, Data, HungUp };
+  [[nodiscard]] Peek peek() noexcept;
+  void send_error(http::status status) noexcept;
+  void write_response() noexcept;
+  void linger() noexcept;
+  void discard_until_eof() noexcept;
+  // The first thing each read or write handler does: true if the
+  // connection closed meanwhile (the handler then only returns).
+  [[nodiscard]] bool finish_io() noexcept;
+  void release() noexcept;
+
+  std::optional<tcp::socket> socket_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  std::string discard_;  // Lingering's scratch space
+  TimerHandle timer_;
+  std::uint64_t timer_generation_ = 0;  // identifies the current timeout
+  std::uint64_t request_id_ = 0;        // identifies the request in Handling
+  unsigned version_ = 11;               // of the request being answered
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool watching_ = false;
+  bool close_after_write_ = false;  // an error response: linger, then close
+  // A read or write (not the hang-up watch) is in flight: until its handler
+  // runs, close() must leave the socket and the buffers alone.
+  bool in_flight_ = false;
+  Phase phase_ = Phase::Idle;
+};
+
+// The shared state of one HttpResponder (rule 2).
+class HttpResponderState {
+ public:
+  HttpResponderState(std::shared_ptr<ServerConnection> connection, std::uint64_t request_id)
+      : connection_(std::move(connection)), request_id_(request_id) {}
+  HttpResponderState(const HttpResponderState&) = delete;
+  HttpResponderState& operator=(const HttpResponderState&) = delete;
+
+  ~HttpResponderState() {
+    // Relaxed: the last reference's release (the shared_ptr count is
+    // acq_rel) orders every earlier respond() before this load.
+    if (!responded_.load(std::memory_order_relaxed)) {
+      (void)send(HttpResponse{500, {}, "the request handler did not respond\n"});
+    }
+  }
+
+  bool respond(HttpResponse response) {
+    // Relaxed: the exchange only elects the one caller whose response is
+    // sent; the response itself reaches the I/O thread through submit().
+    if (responded_.exchange(true, std::memory_order_relaxed)) return false;
+    return send(std::move(response));
+  }
+
+ private:
+  bool send(HttpResponse response) {
+    return connection_->server->registry->submit(
+        [connection = connection_, id = request_id_, response = std::move(response)](
+            OperationCount) mutable { connection->respond(id, std::move(response)); });
+  }
+
+  const std::shared_ptr<ServerConnection> connection_;
+  const std::uint64_t request_id_;
+  std::atomic<bool> responded_{false};
+};
+
+// ---------------------------------------------------------------------------
+// HttpServerState
+
+void HttpServerState::start(OperationCount count) noexcept {
+  if (!registry->add(shared_from_this())) {
+    stop_on_io_thread();
+    return;
+  }
+  accept(std::move(count));
+}
+
+void HttpServerState::accept(OperationCount count) noexcept {
+  acceptor_->async_accept(
+      [self = std::static_pointer_cast<HttpServerState>(shared_from_this()),
+       count = std::move(count)](const error_code& error, tcp::socket socket) mutable {
+        self->on_accepted(error, std::move(socket), std::move(count));
+      });
+}
+
+void HttpServerState::on_accepted(const error_code& error, tcp::socket socket,
+                                  OperationCount count) noexcept {
+  if (stopped_ || error == asio::error::operation_aborted) return;
+  if (error) {
+    const std::chrono::milliseconds delay = accept_retry_delay(error);
+    if (delay.count() == 0) {
+      accept(std::move(count));
+      return;
+    }
+    (void)registry->io().start_timer(
+        delay, [self = std::static_pointer_cast<HttpServerState>(shared_from_this())](bool fired) {
+          if (!fired || self->stopped_ || self->paused_) return;
+          OperationCount count = OperationCount::try_begin(self->registry->io());
+          if (count) self->accept(std::move(count));
+        });
+    return;
+  }
+  error_code peer_error;
+  const tcp::endpoint peer = socket.remote_endpoint(peer_error);
+  if (!peer_error) {
+    auto connection = std::make_shared<ServerConnection>(
+        std::static_pointer_cast<HttpServerState>(shared_from_this()), std::move(socket),
+        format_endpoint(peer));
+    connections_.emplace(connection.get(), connection);
+    add(connections_accepted, 1);
+    add(connections_open, 1);
+    if (connections_open.load(std::memory_order_relaxed) >
+        connections_peak.load(std::memory_order_relaxed)) {
+      connections_peak.store(connections_open.load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+    }
+    connection->start();
+  }
+  if (connections_.size() >= options.max_connections) {
+    paused_ = true;  // rule 4; the count ends here
+    return;
+  }
+  accept(std::move(count));
+}
+
+void HttpServerState::on_connection_closed(ServerConnection* connection) noexcept {
+  if (connections_.erase(connection) == 0) return;  // stop() took them all
+  add(connections_open, -1);
+  if (paused_ && !stopped_ && connections_.size() < options.max_connections) {
+    OperationCount count = OperationCount::try_begin(registry->io());
+    if (!count) return;  // shutting down: the sweep stops the server
+    paused_ = false;
+    accept(std::move(count));
+  }
+}
+
+void HttpServerState::stop_on_io_thread() noexcept {
+  if (stopped_) return;
+  stopped_ = true;
+  auto self = shared_from_this();
+  error_code ignored;
+  acceptor_->close(ignored);
+  acceptor_.reset();
+  registry->remove(this);
+  auto connections = std::move(connections_);
+  connections_.clear();
+  for (auto& [key, connection] : connections) connection->close();
+  add(connections_open, -static_cast<std::int64_t>(connections.size()));
+  handler_ = nullptr;  // rule 5; not running: stop() always posts
+}
+
+// ---------------------------------------------------------------------------
+// ServerConnection
+
+OperationCount ServerConnection::begin_operation() noexcept {
+  OperationCount count = OperationCount::try_begin(server->registry->io());
+  if (!count) close();  // shutting down (net_registry.h, rule 2)
+  return count;
+}
+
+void ServerConnection::arm(std::chrono::nanoseconds timeout) noexcept {
+  timer_.cancel();
+  const std::uint64_t generation = ++timer_generation_;
+  timer_ = server->registry->io().start_timer(timeout,
+                                              [weak = weak_from_this(), generation](bool fired) {
+                                                if (!fired) return;
+                                                auto self = weak.lock();
+                                                if (self && self->timer_generation_ == generation)
+                                                  self->on_timeout();
+                                              });
+}
+
+void ServerConnection::disarm() noexcept {
+  timer_.cancel();
+  ++timer_generation_;
+}
+
+void ServerConnection::on_timeout() noexcept {
+  if (phase_ == Phase::Closed) return;
+  if (phase_ != Phase::Lingering) add(server->timed_out, 1);
+  close();  // the operation in flight completes with operation_aborted
+}
+
+void ServerConnection::read_request() noexcept {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(server->options.max_header_bytes, UINT32_MAX)));
+  parser_->body_limit(server->options.max_body_bytes);
+  if (buffer_.size() > 0) {
+    read_header();  // a pipelined request is waiting (rule 1)
+    return;
+  }
+  phase_ = Phase::Idle;
+  OperationCount count = begin_operation();
+  if (!count) return;
+  arm(server->options.idle_timeout);
+  in_flight_ = true;
+  socket_->async_read_some(buffer_.prepare(kFirstReadBytes),
+                           [self = shared_from_this(), count = std::move(count)](
+                               const error_code& error, std::size_t bytes) {
+                             if (self->finish_io()) return;
+                             if (error) {
+                               self->close();  // end of stream or reset: the client left
+                               return;
+                             }
+                             self->buffer_.commit(bytes);
+                             self->read_header();
+                           });
+}
+
+void ServerConnection::read_header() noexcept {
+  phase_ = Phase::Header;
+  OperationCount count = begin_operation();
+  if (!count) return;
+  arm(server->options.header_timeout);
+  in_flight_ = true;
+  http::async_read_header(
+      *socket_, buffer_, *parser_,
+      [self = shared_from_this(), count = std::move(count)](const error_code& error, std::size_t) {
+        if (self->finish_io()) return;
+        if (error) {
+          self->on_read_error(error);
+          return;
+        }
+        const auto& request = self->parser_->get();
+        const auto expect = request.find(http::field::expect);
+        if (expect != request.end() && !self->parser_->is_done() && request.version() >= 11 &&
+            equals_ignoring_case(to_std(expect->value()), "100-continue")) {
+          OperationCount write_count = self->begin_operation();
+          if (!write_count) return;
+          self->in_flight_ = true;
+          asio::async_write(
+              *self->socket_, asio::buffer(kContinue.data(), kContinue.size()),
+              [self, write_count = std::move(write_count)](const error_code& error, std::size_t) {
+                if (self->finish_io()) return;
+                if (error) {
+                  self->close();
+                  return;
+                }
+                self->read_body();
+              });
+          return;
+        }
+        self->read_body();
+      });
+}
+
+void ServerConnection::read_body() noexcept {
+  if (parser_->is_done()) {
+    dispatch();
+    return;
+  }
+  phase_ = Phase::Body;
+  OperationCount count = begin_operation();
+  if (!count) return;
+  arm(server->options.body_timeout);
+  in_flight_ = true;
+  http::async_read(
+      *socket_, buffer_, *parser_,
+      [self = shared_from_this(), count = std::move(count)](const error_code& error, std::size_t) {
+        if (self->finish_io()) return;
+        if (error) {
+          self->on_read_error(error);
+          return;
+        }
+        self->dispatch();
+      });
+}
+
+void ServerConnection::on_read_error(const error_code& error) noexcept {
+  if (error == http::error::header_limit || error == http::error::buffer_overflow) {
+    send_error(http::status::request_header_fields_too_large);
+  } else if (error == http::error::body_limit) {
+    send_error(http::status::payload_too_large);
+  } else if (error == http::error::end_of_stream || error == http::error::partial_message ||
+             error.category() != http::make_error_code(http::error::end_of_stream).category()) {
+    // The client left (or reset), or a socket error: nobody to answer.
+    // (Beast's own category holds the parse errors.)
+    close();
+  } else {
+    send_error(http::status::bad_request);
+  }
+}
+
+void ServerConnection::dispatch() noexcept {
+  phase_ = Phase::Handling;
+  disarm();
+  auto& message = parser_->get();
+  keep_alive_ = message.keep_alive();
+  head_request_ = message.method() == http::verb::head;
+  version_ = message.version();
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  const std::string_view target = to_std(message.target());
+  const std::size_t question = target.find('?');
+  request.path = std::string(target.substr(0, question));
+  if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+  request.headers = headers_from(message.base());
+  request.body = std::move(message.body());
+  request.remote_address = remote_address;
+  parser_.reset();
+
+  const HttpHandler& handler = server->handler();
+  if (!handler) {
+    close();
+    return;
+  }
+  ++request_id_;
+  add(server->requests, 1);
+  {
+    HttpResponder responder(std::make_shared<HttpResponderState>(shared_from_this(), request_id_));
+    try {
+      handler(std::move(request), responder);
+    } catch (...) {
+      (void)responder.respond(HttpResponse{500, {}, "the request handler failed\n"});  // rule 2
+    }
+  }
+  // Still Handling: respond() always posts.
+  watch_for_hangup();
+}
+
+ServerConnection::Peek ServerConnection::peek() noexcept {
+  char byte;
+  error_code error;
+  const std::size_t bytes =
+      socket_->receive(asio::buffer(&byte, 1), tcp::socket::message_peek, error);
+  if (error == asio::error::would_block) return Peek::Nothing;
+  if (error || bytes == 0) return Peek::HungUp;
+  return Peek::Data;
+}
+
+void ServerConnection::watch_for_hangup() noexcept {
+  // Peeked first: Asio 1.74 starts a wait without trying the socket, so a
+  // hang-up whose epoll event was consumed before the wait began would
+  // never wake it. Nothing can be consumed between this peek and the wait:
+  // both run on the I/O thread, which reads epoll events only in between.
+  switch (peek()) {
+    case Peek::HungUp:
+      close();
+      return;
+    case Peek::Data:
+      return;  // a pipelined request: it waits in the socket (rule 1)
+    case Peek::Nothing:
+      break;
+  }
+  OperationCount count = begin_operation();
+  if (!count) return;
+  watching_ = true;
+  socket_->async_wait(tcp::socket::wait_read, [self = shared_from_this(), id = request_id_,
+                                               count = std::move(count)](const error_code& error) {
+    if (self->phase_ != Phase::Handling || self->request_id_ != id) return;
+    self->watching_ = false;
+    // Readable while the handler works: the client hung up (a peek
+    // reads nothing), or it pipelined its next request.
+    if (error || self->peek() == Peek::HungUp) self->close();
+  });
+}
+
+void ServerConnection::respond(std::uint64_t request_id, HttpResponse response) noexcept {
+  if (phase_ != Phase::Handling || request_id != request_id_) return;  // rule 3
+  if (watching_) {
+    watching_ = false;
+    error_code ignored;
+    socket_->cancel(ignored);  // only the watch is in flight now
+  }
+  bool valid = response.status >= 200 && response.status <= 999;
+  for (const auto& [name, value] : response.headers) {
+    if (!valid_field_name(name) || !valid_field_value(value)) valid = false;
+  }
+  if (!valid) response = HttpResponse{500, {}, "the request handler gave an invalid response\n"};
+
+  auto& message = response_.emplace();
+  message.version(version_);
+  message.result(static_cast<unsigned>(response.status));
+  for (const auto& [name, value] : response.headers) {
+    if (equals_ignoring_case(name, "content-length") ||
+        equals_ignoring_case(name, "transfer-encoding")) {
+      continue;
+    }
+    if (equals_ignoring_case(name, "connection")) {
+      if (value.find("close") != std::string::npos) keep_alive_ = false;
+      continue;
+    }
+    message.insert(name, value);
+  }
+  const bool bodiless = response.status == 204 || response.status == 304;
+  if (!bodiless) message.body() = std::move(response.body);
+  message.keep_alive(keep_alive_);
+  message.prepare_payload();
+  if (head_request_) message.body().clear();  // Content-Length stays
+  write_response();
+}
+
+void ServerConnection::send_error(http::status status) noexcept {
+  add(server->rejected, 1);
+  keep_alive_ = false;
+  close_after_write_ = true;
+  auto& message = response_.emplace();
+  message.version(11);
+  message.result(status);
+  message.set(http::field::content_type, "text/plain; charset=utf-8");
+  message.body() = std::string(http::obsolete_reason(status)) + "\n";
+  message.keep_alive(false);
+  message.prepare_payload();
+  write_response();
+}
+
+void ServerConnection::write_response() noexcept {
+  phase_ = Phase::Writing;
+  OperationCount count = begin_operation();
+  if (!count) return;
+  arm(server->options.write_timeout);
+  in_flight_ = true;
+  http::async_write(
+      *socket_, *response_,
+      [self = shared_from_this(), count = std::move(count)](const error_code& error, std::size_t) {
+        if (self->finish_io()) return;
+        self->response_.reset();
+        if (error) {
+          self->close();
+          return;
+        }
+        add(self->server->responses, 1);
+        if (self->keep_alive_ && !self->close_after_write_) {
+          self->read_request();
+        } else {
+          self->linger();
+        }
+      });
+}
+
+void ServerConnection::linger() noexcept {
+  phase_ = Phase::Lingering;
+  disarm();
+  error_code error;
+  socket_->shutdown(tcp::socket::shutdown_send, error);
+  if (error) {
+    close();
+    return;
+  }
+  arm(std::min<std::chrono::nanoseconds>(kLingerTime, server->options.idle_timeout));
+  discard_.resize(4096);
+  discard_until_eof();
+}
+
+void ServerConnection::discard_until_eof() noexcept {
+  OperationCount count = begin_operation();
+  if (!count) return;
+  in_flight_ = true;
+  socket_->async_read_some(
+      asio::buffer(discard_),
+      [self = shared_from_this(), count = std::move(count)](const error_code& error, std::size_t) {
+        if (self->finish_io()) return;
+        if (error) {
+          self->close();  // end of stream: the client has read it all
+          return;
+        }
+        self->discard_until_eof();
+      });
+}
+
+void ServerConnection::close() noexcept {
+  if (phase_ == Phase::Closed) return;
+  phase_ = Phase::Closed;
+  auto self = shared_from_this();
+  disarm();
+  error_code ignored;
+  socket_->close(ignored);  // the operation in flight completes with operation_aborted
+  if (!in_flight_) release();
+  server->on_connection_closed(this);
+}
+
+bool ServerConnection::finish_io() noexcept {
+  in_flight_ = false;
+  if (phase_ != Phase::Closed) return false;
+  release();
+  return true;
+}
+
+void ServerConnection::release() noexcept {
+  // Only with no read or write in flight: Beast's composed operations use
+  // the socket, the buffer, the parser and the response until their
+  // handler runs.
+  socket_.reset();
+  parser_.reset();
+  response_.reset();
+  buffer_ = beast::flat_buffer();
+  std::string().swap(discard_);
+}
+
+// ---------------------------------------------------------------------------
+// Handles
+
+HttpResponder::HttpResponder(std::shared_ptr<HttpResponderState> state) noexcept
+    : state_(std::move(state)) {}
+
+bool HttpResponder::respond(HttpResponse response) const {
+  return state_ != nullptr && state_->respond(std::move(response));
+}
+
+HttpServer::HttpServer(std::shared_ptr<HttpServerState> state) noexcept
+    : state_(std::move(state)) {}
+
+std::uint16_t HttpServer::port() const noexcept {
+  return state_ ? state_->port : 0;
+}
+
+const std::string& HttpServer::address() const noexcept {
+  static const std::string kNone;
+  return state_ ? state_->address : kNone;
+}
+
+void HttpServer::stop() const {
+  if (!state_) return;
+  (void)state_->registry->submit([state = state_](OperationCount) { state->stop_on_io_thread(); });
+}
+
+HttpServerStats HttpServer::stats() const noexcept {
+  HttpServerStats stats;
+  if (!state_) return stats;
+  // Relaxed: counters for people (see add()).
+  stats.connections_accepted = state_->connections_accepted.load(std::memory_order_relaxed);
+  stats.connections_open = state_->connections_open.load(std::memory_order_relaxed);
+  stats.connections_peak = state_->connections_peak.load(std::memory_order_relaxed);
+  stats.requests = state_->requests.load(std::memory_order_relaxed);
+  stats.responses = state_->responses.load(std::memory_order_relaxed);
+  stats.rejected = state_->rejected.load(std::memory_order_relaxed);
+  stats.timed_out = state_->timed_out.load(std::memory_order_relaxed);
+  return stats;
+}
+
+NetResult<HttpServer> http_serve(IoService& io, HttpServerOptions options, HttpHandler handler) {
+  const std::shared_ptr<NetRegistry>& registry = io.net_registry();
+  if (options.max_connections == 0) options.max_connections = 1;
+  NetResult<tcp::acceptor> opened = open_acceptor(io, options.host, options.port);
+  if (!opened.ok()) return opened.error();
+  tcp::acceptor acceptor = std::move(opened).value();
+  error_code error;
+  const tcp::endpoint bound = acceptor.local_endpoint(error);
+  if (error) return net_error_from(error, format_host_port(options.host, options.port));
+  auto state =
+      std::make_shared<HttpServerState>(registry, std::move(options), std::move(acceptor),
+                                        bound.port(), format_endpoint(bound), std::move(handler));
+  const bool accepted =
+      registry->submit([state](OperationCount count) { state->start(std::move(count)); });
+  if (!accepted) {
+    return net_error(NetErrorKind::ShutDown, "the I/O service has shut down", state->address);
+  }
+  return HttpServer(std::move(state));
+}
+
+}  // namespace weft
