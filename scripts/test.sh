@@ -54,13 +54,14 @@ if step "setup" bash scripts/setup.sh; then
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   fi
   # ThreadSanitizer over the concurrency suites: the scheduler, promise and
-  # I/O unit tests and the async script tests. oneTBB is rebuilt with TSan
+  # I/O unit tests (IoService, IoFiles, IoProcess, IoTcp, IoHttp) and the
+  # async and I/O script tests. oneTBB is rebuilt with TSan
   # from Debian's source first (../shared/design/PITFALLS.md).
   if step "build oneTBB with TSan" bash scripts/build_tbb_tsan.sh &&
     step "build tsan" bash scripts/build.sh tsan; then
     step "test tsan" env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
       ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
-      -R "${WEFT_TSAN_TESTS:-^(PromiseCore|Scheduler|Task|TaskState|IoService)|^async_scripts}"
+      -R "${WEFT_TSAN_TESTS:-^(PromiseCore|Scheduler|Task|TaskState|Io[A-Za-z]*[./])|^async_scripts|^io_scripts}"
   fi
 fi
 
