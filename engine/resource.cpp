@@ -1,13 +1,19 @@
 #include "engine/resource.h"
 
 #include "engine/exception.h"
+#include "engine/format.h"
 #include "engine/runtime.h"
 #include "engine/stdlib/stdlib.h"
+#include "engine/string.h"
 
 namespace weft {
 
 void Resource::stop() {
   throw_error(ExcClass::TypeException, std::string(kind_) + " has no method 'stop'");
+}
+
+Value Resource::write_async(Runtime&, std::string) {
+  throw_error(ExcClass::TypeException, std::string(kind_) + " has no method 'write_async'");
 }
 
 namespace {
@@ -19,10 +25,20 @@ Value resource_stop(NativeCall& call) {
   return Value();
 }
 
+Value resource_write_async(NativeCall& call) {
+  const Value& self = call.arg(0);
+  const Value& text = call.arg(1);
+  if (!text.is(ObjType::String)) {
+    throw_error(ExcClass::TypeException, "write_async expects a String, got " + type_name(text));
+  }
+  return self.as<Resource>()->write_async(call.runtime, text.as<String>()->str());
+}
+
 }  // namespace
 
 void register_resource_methods(Runtime& runtime) {
   runtime.register_native_method(ObjType::Resource, "stop", resource_stop, 1, 1);
+  runtime.register_native_method(ObjType::Resource, "write_async", resource_write_async, 2, 2);
 }
 
 }  // namespace weft

@@ -12,6 +12,8 @@
 
 namespace weft {
 
+class Runtime;
+
 class Resource : public Obj {
  public:
   explicit Resource(const char* kind) : Obj(ObjType::Resource), kind_(kind) {}
@@ -24,6 +26,9 @@ class Resource : public Obj {
   // `(r .stop)`: servers and listeners stop; other kinds have no such
   // method (TypeException). Any thread.
   virtual void stop();
+  // `(r .write_async text)`: connections and file writers give a future
+  // of nil; other kinds have no such method (TypeException).
+  virtual Value write_async(Runtime& runtime, std::string text);
   void release_children(DestroyWorklist&) override {}
 
  private:

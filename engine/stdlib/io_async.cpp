@@ -1,6 +1,8 @@
 // The asynchronous file and process functions of LANGUAGE.md section 5:
 // io/read_async io/write_async io/append_async io/read_lines_async
-// io/list_dir_async io/delete_async process/run_async. Each starts one
+// io/list_dir_async io/delete_async process/run_async, and (io/writer path
+// ^append false), whose .write_async and .close_async run in call order
+// (io/file_writer.h). Each starts one
 // operation on the runtime's IoService (io/file_service.h,
 // io/process_service.h) and gives a future that the operation's callback
 // settles, on a blocking-pool thread or the I/O thread. Those callbacks only
@@ -19,6 +21,7 @@
 #include "engine/format.h"
 #include "engine/future.h"
 #include "engine/map.h"
+#include "engine/resource.h"
 #include "engine/runtime.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
@@ -164,9 +167,57 @@ Value run_process_async(NativeCall& call) {
   return future;
 }
 
+class FileWriterObject final : public Resource {
+ public:
+  explicit FileWriterObject(FileWriter writer)
+      : Resource("FileWriter"), writer_(std::move(writer)) {}
+  Value field(std::string_view name) const override {
+    return name == "path" ? make_string(writer_.path()) : Value();
+  }
+  std::string describe() const override { return "FileWriter " + writer_.path(); }
+  FileWriter& writer() { return writer_; }
+  Value write_async(Runtime& runtime, std::string text) override {
+    Value future = make_future(runtime);
+    writer_.write(std::move(text), settle_nil(future, "write_async"));
+    return future;
+  }
+
+ private:
+  FileWriter writer_;
+};
+
+FileWriter& writer_arg(const NativeCall& call, const char* method) {
+  const Value& self = call.arg(0);
+  if (!self.is(ObjType::Resource) ||
+      std::string_view(self.as<Resource>()->kind()) != "FileWriter") {
+    throw_error(ExcClass::TypeException, std::string(method) + " needs a FileWriter");
+  }
+  return static_cast<FileWriterObject*>(self.as<Resource>())->writer();
+}
+
+// (io/writer path ^append false): the file is opened by the first write.
+Value open_writer(NativeCall& call) {
+  const char* fn = "io/writer";
+  std::string path = string_arg(call, 0, fn);
+  bool append = false;
+  if (call.keywords != nullptr) append = call.keywords->get("append").truthy();
+  return Value::adopt(
+      new FileWriterObject(call.runtime.io().files().open_writer(std::move(path), append)));
+}
+
+Value writer_close_async(NativeCall& call) {
+  const char* fn = "close_async";
+  FileWriter& writer = writer_arg(call, fn);
+  Value future = make_future(call.runtime);
+  writer.close(settle_nil(future, fn));
+  return future;
+}
+
 }  // namespace
 
 void register_io_async_builtins(Runtime& runtime) {
+  runtime.register_native("io/writer", open_writer, 1, 1);
+  runtime.register_native_method(ObjType::Resource, "close_async", writer_close_async, 1, 1);
   runtime.register_native("io/read_async", read_async, 1, 1);
   runtime.register_native("io/write_async", write_async, 2, 2);
   runtime.register_native("io/append_async", append_async, 2, 2);

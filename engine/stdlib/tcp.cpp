@@ -88,6 +88,7 @@ class TcpConnectionObject final : public Resource {
   }
   std::string describe() const override { return "TcpConnection " + connection_.peer_address(); }
   const TcpConnection& connection() const { return connection_; }
+  Value write_async(Runtime& runtime, std::string data) override;
 
  private:
   TcpConnection connection_;
@@ -113,6 +114,23 @@ class TcpListenerObject final : public Resource {
   TcpListener listener_;
   Value stopped_;
 };
+
+// Every byte handed to the kernel, in call order.
+Value TcpConnectionObject::write_async(Runtime& runtime, std::string data) {
+  Value future = make_future(runtime);
+  NetOperation op =
+      connection_.write(std::move(data), [future](std::optional<NetError> error) mutable {
+        Future* f = future.as<Future>();
+        if (error) {
+          (void)f->fail(network_failure(*error));
+        } else {
+          (void)f->complete(Value());
+        }
+        future = Value();
+      });
+  if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
+  return future;
+}
 
 const TcpConnection& connection_arg(const NativeCall& call, const char* method) {
   const Value& self = call.arg(0);
@@ -164,26 +182,6 @@ Value read_async(NativeCall& call) {
   return future;
 }
 
-Value write_async(NativeCall& call) {
-  const TcpConnection& connection = connection_arg(call, "write_async");
-  std::string data = string_arg(call, 1, "write_async");
-  Value future = make_future(call.runtime);
-  NetOperation op = connection.write(
-      std::move(data),
-      [future](std::optional<NetError> error) mutable {
-        Future* f = future.as<Future>();
-        if (error) {
-          (void)f->fail(network_failure(*error));
-        } else {
-          (void)f->complete(Value());
-        }
-        future = Value();
-      },
-      timeout_keyword(call, "write_async"));
-  if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
-  return future;
-}
-
 Value close(NativeCall& call) {
   connection_arg(call, "close").close();
   return Value();
@@ -231,7 +229,6 @@ void register_tcp_builtins(Runtime& runtime) {
   runtime.register_native("tcp/connect_async", connect_async, 2, 2);
   runtime.register_native("tcp/listen", listen, 1, 1);
   runtime.register_native_method(ObjType::Resource, "read_async", read_async, 1, 1);
-  runtime.register_native_method(ObjType::Resource, "write_async", write_async, 2, 2);
   runtime.register_native_method(ObjType::Resource, "close", close, 1, 1);
 }
 
