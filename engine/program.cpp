@@ -1,5 +1,6 @@
 #include "engine/program.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,11 +13,11 @@
 #include "engine/format.h"
 #include "engine/future.h"
 #include "engine/script_task.h"
-#include "scheduler/scheduler.h"
 #include "engine/string.h"
 #include "engine/vm.h"
 #include "lang/compiler.h"
 #include "lang/reader.h"
+#include "scheduler/scheduler.h"
 
 namespace weft {
 
@@ -39,6 +40,41 @@ std::string format_uncaught(const Value& exception) {
   }
   return out;
 }
+
+// An uncaught exception at the top level while other tasks still run (a
+// server, a wait that never ends) ends the program at once, as in Node and
+// Go: the error goes to stderr after the output written so far, and the
+// exit status is 70 (Runtime::request_exit; the CLI's on_exit ends the
+// process). Without other tasks the program ends by itself and the normal
+// report follows. Runs on the worker that settles the top level's future.
+class TopLevelFailure final : public Waiter {
+ public:
+  TopLevelFailure(Runtime& runtime, Future& future) : runtime_(runtime), future_(future) {}
+  void on_settled(Outcome outcome) noexcept override {
+    // The top level is still counted as live while its future settles.
+    if (outcome != Outcome::Failure || runtime_.scheduler().live_tasks() <= 1) return;
+    try {
+      std::string report = format_uncaught(future_.result());
+      for (const std::string& unhandled : runtime_.take_unhandled_reports()) {
+        report += unhandled + "\n";
+      }
+      runtime_.flush_out();
+      std::fputs(report.c_str(), stderr);
+      std::fflush(stderr);
+      reported_.store(true, std::memory_order_release);
+    } catch (...) {
+      // Out of memory while formatting: the plain exit below still ends it.
+    }
+    runtime_.request_exit(kExitRuntimeError);
+  }
+  // Acquire: pairs with the release above, after the wait for all tasks.
+  bool reported() const { return reported_.load(std::memory_order_acquire); }
+
+ private:
+  Runtime& runtime_;
+  Future& future_;
+  std::atomic<bool> reported_{false};
+};
 
 }  // namespace
 
@@ -77,10 +113,14 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
 
   // The top level is a task like any other, so it may await; the program
   // ends when it and every task it started have ended.
-  Value future = ScriptTask::spawn(runtime, Value::adopt(new Closure(main)), {}, false, nullptr, 0,
-                                   {});
-  runtime.scheduler().wait_for_all_tasks_ended();
+  Value future =
+      ScriptTask::spawn(runtime, Value::adopt(new Closure(main)), {}, false, nullptr, 0, {});
   Future* f = future.as<Future>();
+  TopLevelFailure on_failure(runtime, *f);
+  if (f->core().add_waiter(on_failure) == AddWaiterResult::AlreadySettled) {
+    on_failure.on_settled(f->outcome());
+  }
+  runtime.scheduler().wait_for_all_tasks_ended();
   f->mark_handled();
   switch (f->outcome()) {
     case Outcome::Success:
@@ -88,7 +128,7 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
       break;
     case Outcome::Failure:
       result.exit_code = kExitRuntimeError;
-      result.error += format_uncaught(f->result());
+      if (!on_failure.reported()) result.error += format_uncaught(f->result());
       break;
     default:
       result.exit_code = kExitRuntimeError;
