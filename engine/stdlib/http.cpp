@@ -34,6 +34,7 @@
 #include "engine/resource.h"
 #include "engine/runtime.h"
 #include "engine/script_task.h"
+#include "engine/stdlib/native_args.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
 #include "io/http_client.h"
@@ -43,32 +44,6 @@
 namespace weft {
 
 namespace {
-
-const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn) {
-  const Value& v = call.arg(i);
-  if (!v.is(ObjType::String)) {
-    throw_error(ExcClass::TypeException,
-                std::string(fn) + " expects a String, got " + type_name(v));
-  }
-  return v.as<String>()->str();
-}
-
-Value keyword(const NativeCall& call, std::string_view name) {
-  return call.keywords == nullptr ? Value() : call.keywords->get(name);
-}
-
-std::optional<std::chrono::nanoseconds> timeout_keyword(const NativeCall& call, const char* fn) {
-  Value t = keyword(call, "timeout");
-  if (t.is_nil()) return std::nullopt;
-  if (!t.is_int() && !t.is_float()) {
-    throw_error(ExcClass::TypeException, std::string(fn) + " ^timeout takes seconds");
-  }
-  double seconds = t.is_int() ? static_cast<double>(t.as_int()) : t.as_float();
-  if (!(seconds >= 0) || seconds > 1e9) {
-    throw_error(ExcClass::ArgumentException, std::string(fn) + " ^timeout out of range");
-  }
-  return std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
-}
 
 HttpHeaders headers_from(const Value& v, const char* fn) {
   HttpHeaders headers;
@@ -87,20 +62,13 @@ Value headers_to_map(const HttpHeaders& headers) {
   return map;
 }
 
-Value network_failure(const NetError& error) {
-  ExcClass cls = error.kind == NetErrorKind::TimedOut    ? ExcClass::TimeoutException
-                 : error.kind == NetErrorKind::Cancelled ? ExcClass::CancellationException
-                                                         : ExcClass::NetworkException;
-  return make_exception(cls, error.address + ": " + error.message);
-}
-
 Value request_async(NativeCall& call, const char* fn, std::string method, std::string body) {
   HttpClientRequest request;
   request.method = std::move(method);
   request.url = string_arg(call, 0, fn);
   request.body = std::move(body);
-  request.timeout = timeout_keyword(call, fn);
-  request.headers = headers_from(keyword(call, "headers"), fn);
+  request.timeout = timeout_arg(call, fn);
+  request.headers = headers_from(keyword_arg(call, "headers"), fn);
   Value future = make_future(call.runtime);
   NetOperation op = http_request(call.runtime.io(), std::move(request),
                                  [future](NetResult<HttpResponse> result) mutable {
@@ -205,12 +173,6 @@ Value request_map(HttpRequest& request) {
   return map;
 }
 
-Value builtin_named(Runtime& runtime, const char* name) {
-  int64_t index = runtime.find_builtin(name);
-  if (index < 0) throw_error(ExcClass::RuntimeException, std::string("internal: no ") + name);
-  return runtime.builtin(static_cast<uint32_t>(index));
-}
-
 Value serve(NativeCall& call) {
   const char* fn = "http/serve";
   Value handler = call.arg(0);
@@ -218,14 +180,9 @@ Value serve(NativeCall& call) {
     throw_error(ExcClass::TypeException, std::string(fn) + " takes a handler function");
   }
   HttpServerOptions options;
-  Value port = keyword(call, "port");
-  if (!port.is_nil()) {
-    if (!port.is_int() || port.as_int() < 0 || port.as_int() > 65535) {
-      throw_error(ExcClass::ArgumentException, std::string(fn) + " ^port must be 0-65535");
-    }
-    options.port = static_cast<uint16_t>(port.as_int());
-  }
-  Value host = keyword(call, "host");
+  Value port = keyword_arg(call, "port");
+  if (!port.is_nil()) options.port = port_arg(port, fn);
+  Value host = keyword_arg(call, "host");
   if (host.is(ObjType::String)) options.host = host.as<String>()->str();
   Runtime& runtime = call.runtime;
   Value handle = builtin_named(runtime, "__http_handle");

@@ -23,6 +23,7 @@
 #include "engine/map.h"
 #include "engine/resource.h"
 #include "engine/runtime.h"
+#include "engine/stdlib/native_args.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
 #include "io/file_service.h"
@@ -32,15 +33,6 @@
 namespace weft {
 
 namespace {
-
-const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn) {
-  const Value& v = call.arg(i);
-  if (!v.is(ObjType::String)) {
-    throw_error(ExcClass::TypeException,
-                std::string(fn) + " expects a String, got " + type_name(v));
-  }
-  return v.as<String>()->str();
-}
 
 Value io_failure(const char* fn, const IoError& error) {
   return make_exception(ExcClass::IOError, std::string(fn) + ": " + error.describe());

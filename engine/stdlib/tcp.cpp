@@ -27,6 +27,7 @@
 #include "engine/resource.h"
 #include "engine/runtime.h"
 #include "engine/script_task.h"
+#include "engine/stdlib/native_args.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
 #include "io/io_service.h"
@@ -36,46 +37,6 @@
 namespace weft {
 
 namespace {
-
-const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn) {
-  const Value& v = call.arg(i);
-  if (!v.is(ObjType::String)) {
-    throw_error(ExcClass::TypeException,
-                std::string(fn) + " expects a String, got " + type_name(v));
-  }
-  return v.as<String>()->str();
-}
-
-Value keyword(const NativeCall& call, std::string_view name) {
-  return call.keywords == nullptr ? Value() : call.keywords->get(name);
-}
-
-std::optional<std::chrono::nanoseconds> timeout_keyword(const NativeCall& call, const char* fn) {
-  Value t = keyword(call, "timeout");
-  if (t.is_nil()) return std::nullopt;
-  if (!t.is_int() && !t.is_float()) {
-    throw_error(ExcClass::TypeException, std::string(fn) + " ^timeout takes seconds");
-  }
-  double seconds = t.is_int() ? static_cast<double>(t.as_int()) : t.as_float();
-  if (!(seconds >= 0) || seconds > 1e9) {
-    throw_error(ExcClass::ArgumentException, std::string(fn) + " ^timeout out of range");
-  }
-  return std::chrono::nanoseconds(static_cast<int64_t>(seconds * 1e9));
-}
-
-uint16_t port_arg(const Value& v, const char* fn) {
-  if (!v.is_int() || v.as_int() < 0 || v.as_int() > 65535) {
-    throw_error(ExcClass::ArgumentException, std::string(fn) + " port must be 0-65535");
-  }
-  return static_cast<uint16_t>(v.as_int());
-}
-
-Value network_failure(const NetError& error) {
-  ExcClass cls = error.kind == NetErrorKind::TimedOut    ? ExcClass::TimeoutException
-                 : error.kind == NetErrorKind::Cancelled ? ExcClass::CancellationException
-                                                         : ExcClass::NetworkException;
-  return make_exception(cls, error.address + ": " + error.message);
-}
 
 class TcpConnectionObject final : public Resource {
  public:
@@ -157,7 +118,7 @@ Value connect_async(NativeCall& call) {
         }
         future = Value();
       },
-      timeout_keyword(call, fn));
+      timeout_arg(call, fn));
   if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
   return future;
 }
@@ -177,7 +138,7 @@ Value read_async(NativeCall& call) {
         }
         future = Value();
       },
-      timeout_keyword(call, "read_async"));
+      timeout_arg(call, "read_async"));
   if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
   return future;
 }
@@ -187,21 +148,15 @@ Value close(NativeCall& call) {
   return Value();
 }
 
-Value builtin_named(Runtime& runtime, const char* name) {
-  int64_t index = runtime.find_builtin(name);
-  if (index < 0) throw_error(ExcClass::RuntimeException, std::string("internal: no ") + name);
-  return runtime.builtin(static_cast<uint32_t>(index));
-}
-
 Value listen(NativeCall& call) {
   const char* fn = "tcp/listen";
   Value handler = call.arg(0);
   if (!handler.is(ObjType::Closure) && !handler.is(ObjType::Native)) {
     throw_error(ExcClass::TypeException, std::string(fn) + " takes a handler function");
   }
-  Value port = keyword(call, "port");
+  Value port = keyword_arg(call, "port");
   uint16_t chosen = port.is_nil() ? 0 : port_arg(port, fn);
-  Value host = keyword(call, "host");
+  Value host = keyword_arg(call, "host");
   std::string address = host.is(ObjType::String) ? host.as<String>()->str() : "0.0.0.0";
   Runtime& runtime = call.runtime;
   NetResult<TcpListener> listener = tcp_listen(
