@@ -1,5 +1,7 @@
 #include "engine/runtime.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <random>
 
@@ -24,7 +26,8 @@ uint64_t random_seed() {
 Runtime::Runtime(RuntimeOptions options)
     : options_(std::move(options)),
       regex_cache_(std::make_unique<RegexCache>()),
-      rng_state_(random_seed()) {
+      rng_state_(random_seed()),
+      stdout_is_terminal_(isatty(STDOUT_FILENO) == 1) {
   register_stdlib(*this);
 }
 
@@ -107,10 +110,19 @@ void Runtime::write_out(std::string_view text) {
     return;
   }
   out_buffer_.append(text);
-  if (out_buffer_.size() > kOutputFlushBytes) {
+  if (stdout_is_terminal_ || out_buffer_.size() > kOutputFlushBytes) {
     std::fwrite(out_buffer_.data(), 1, out_buffer_.size(), stdout);
     out_buffer_.clear();
+    if (stdout_is_terminal_) std::fflush(stdout);
   }
+  // Relaxed: a hint for flush_out_if_pending; the lock orders the buffer.
+  out_pending_.store(!out_buffer_.empty(), std::memory_order_relaxed);
+}
+
+void Runtime::flush_out_if_pending() {
+  // Relaxed: a stale false only delays the flush to the next suspension
+  // or the end of the program; a stale true costs one lock.
+  if (out_pending_.load(std::memory_order_relaxed)) flush_out();
 }
 
 void Runtime::flush_out() {
@@ -123,6 +135,7 @@ void Runtime::flush_out() {
     }
     out_buffer_.clear();
   }
+  out_pending_.store(false, std::memory_order_relaxed);
   if (capture_ == nullptr) std::fflush(stdout);
 }
 

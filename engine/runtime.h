@@ -70,10 +70,15 @@ class Runtime {
   // Makes `obj` immortal and owned by the runtime.
   void adopt_immortal(Obj* obj);
 
-  // Script output. Buffered; flush() writes it to stdout. Safe from any
-  // thread (writes are serialized; one println is never interleaved).
+  // Script output. Safe from any thread (writes are serialized; one
+  // println is never interleaved). On a terminal every write goes out at
+  // once; otherwise it is buffered (64 KB) and flushed whenever a task
+  // suspends or ends (flush_out_if_pending), so a program that prints and
+  // then waits (a server printing its port) shows its output, while a loop
+  // that prints without awaiting still writes in large blocks.
   void write_out(std::string_view text);
   void flush_out();
+  void flush_out_if_pending();
   // Tests capture output instead of writing it.
   void capture_output(std::string* sink) { capture_ = sink; }
 
@@ -115,9 +120,11 @@ class Runtime {
   std::vector<Obj*> immortals_;
   std::mutex out_lock_;
   std::string out_buffer_;
+  std::atomic<bool> out_pending_{false};
   std::string* capture_ = nullptr;
   std::unique_ptr<RegexCache> regex_cache_;
   std::atomic<uint64_t> rng_state_;  // SplitMix64 counter, seeded from std::random_device
+  const bool stdout_is_terminal_;
   // Declared late so that it is destroyed early: tasks refer to everything
   // above. Made once, under scheduler_once_.
   std::once_flag scheduler_once_;

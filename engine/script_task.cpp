@@ -105,6 +105,7 @@ RunResult ScriptTask::run(std::uint32_t budget) {
       case RunStatus::Yielded:
         return RunResult::Yielded;
       case RunStatus::Suspended:
+        runtime_.flush_out_if_pending();  // output before a wait shows now
         return RunResult::Suspended;
     }
   } catch (const ExitRequest& exit) {
