@@ -21,6 +21,18 @@ constexpr std::uintptr_t sentinel(Outcome outcome, std::uintptr_t phase) {
   return (static_cast<std::uintptr_t>(outcome) << PromiseCore::kOutcomeShift) | phase;
 }
 
+constexpr std::uintptr_t code_of(std::uintptr_t word) {
+  return word & PromiseCore::kOutcomeMask;
+}
+
+// A prune holds the list: PRUNING (PENDING/CLAIMED), or a HAND-OFF
+// (NOTIFYING with code 0) that the pruner has yet to take over.
+constexpr bool pruning(std::uintptr_t word) {
+  return phase_of(word) < PromiseCore::kNotifying
+             ? code_of(word) == PromiseCore::kPruning
+             : phase_of(word) == PromiseCore::kNotifying && code_of(word) == 0;
+}
+
 }  // namespace
 
 PromiseCore::~PromiseCore() {
@@ -28,7 +40,7 @@ PromiseCore::~PromiseCore() {
   // before we return (pairs with notify_until_settled's final release, on
   // the settler's or a pruner's thread).
   const std::uintptr_t word = word_.load(std::memory_order_acquire);
-  assert((phase_of(word) == kPending || phase_of(word) == kSettled) && (word & kPruning) == 0 &&
+  assert((phase_of(word) == kPending || phase_of(word) == kSettled) && !pruning(word) &&
          "promise destroyed while a settle or prune is in progress");
   if (phase_of(word) == kPending && list_of(word) != nullptr) {
     // Rule 4: every registered waiter is called once, even now.
@@ -42,12 +54,17 @@ Outcome PromiseCore::outcome() const noexcept {
   // claimer wrote before publish (rule 2).
   const std::uintptr_t word = word_.load(std::memory_order_acquire);
   if (phase_of(word) < kNotifying) return Outcome::Pending;
-  return static_cast<Outcome>((word & kOutcomeMask) >> kOutcomeShift);
+  // A HAND-OFF keeps the outcome aside (rule 12); relaxed: the acquire
+  // above read the settler's release CAS, which came after its store.
+  if (code_of(word) == 0) {
+    return static_cast<Outcome>(handoff_outcome_.load(std::memory_order_relaxed));
+  }
+  return static_cast<Outcome>(code_of(word) >> kOutcomeShift);
 }
 
 AddWaiterResult PromiseCore::add_waiter(Waiter& waiter) noexcept {
   const auto node = reinterpret_cast<std::uintptr_t>(&waiter);
-  assert((node & kTagMask) == 0 && "Waiter must be 32-byte aligned");
+  assert((node & kTagMask) == 0 && "Waiter must be 16-byte aligned");
   // Acquire: if the word is already SETTLED we return AlreadySettled, and
   // the caller then reads the value and relies on every earlier waiter
   // having been called: pairs with publish's final release CAS.
@@ -56,7 +73,7 @@ AddWaiterResult PromiseCore::add_waiter(Waiter& waiter) noexcept {
   // Rule 9: prune before the push, while the caller's reference keeps
   // this promise alive.
   const std::uint32_t registrations = registrations_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (registrations >= prune_at_.load(std::memory_order_relaxed)) {
+  if (registrations >= (std::uint32_t{1} << prune_shift_.load(std::memory_order_relaxed))) {
     prune();
     // Acquire, as above: the prune may have settled the word (rule 12).
     cur = word_.load(std::memory_order_acquire);
@@ -99,11 +116,14 @@ void PromiseCore::publish(Outcome outcome) noexcept {
   std::uintptr_t cur = word_.load(std::memory_order_relaxed);
   for (;;) {
     assert(phase_of(cur) == kClaimed && "publish without a claim");
-    if ((cur & kPruning) != 0) {
-      // Rule 12: hand the notifying to the pruner. Release: publishes the
-      // value to it (its CAS reads this word with acquire) and to
-      // outcome(). Failure, relaxed: retry with the new word.
-      if (word_.compare_exchange_weak(cur, (cur & ~kPhaseMask & ~kOutcomeMask) | notifying,
+    if (pruning(cur)) {
+      // Rule 12: hand the notifying to the pruner. Relaxed store: the
+      // release CAS below publishes it.
+      handoff_outcome_.store(static_cast<std::uint8_t>(outcome), std::memory_order_relaxed);
+      // Release: publishes the value and handoff_outcome_ to the pruner
+      // (its CAS reads this word with acquire) and to outcome(). Failure,
+      // relaxed: retry with the new word.
+      if (word_.compare_exchange_weak(cur, (cur & ~kTagMask) | kNotifying,
                                       std::memory_order_release, std::memory_order_relaxed)) {
         return;
       }
@@ -146,7 +166,7 @@ void PromiseCore::prune() noexcept {
   // Relaxed: a guess for the CAS.
   std::uintptr_t cur = word_.load(std::memory_order_relaxed);
   for (;;) {
-    if ((cur & kPruning) != 0 || phase_of(cur) >= kNotifying || list_of(cur) == nullptr) return;
+    if (pruning(cur) || phase_of(cur) >= kNotifying || list_of(cur) == nullptr) return;
     // Rule 10. Success, acquire: pairs with the release CAS of each push
     // whose node is taken, so their contents (next, and what withdrawn()
     // reads) are visible. Failure, relaxed: retry.
@@ -177,7 +197,9 @@ void PromiseCore::prune() noexcept {
     }
     node = next;
   }
-  prune_at_.store(kept > kMinPruneInterval ? kept : kMinPruneInterval, std::memory_order_relaxed);
+  std::uint8_t shift = 6;  // 2^6 == kMinPruneInterval
+  while (shift < 31 && (std::uint32_t{1} << shift) < kept) ++shift;
+  prune_shift_.store(shift, std::memory_order_relaxed);
 
   // Put the kept nodes back below the ones pushed meanwhile.
   // Acquire: the nodes pushed since the take are walked below (pairs with
@@ -198,7 +220,8 @@ void PromiseCore::prune() noexcept {
     if (phase_of(cur) == kNotifying) {
       // Rule 12: settled while we pruned; the notifying is ours. Acquire:
       // the value (pairs with publish's release CAS) and new nodes.
-      const Outcome outcome = static_cast<Outcome>((cur & kOutcomeMask) >> kOutcomeShift);
+      // Relaxed: the acquire that read this HAND-OFF word ordered it.
+      const auto outcome = static_cast<Outcome>(handoff_outcome_.load(std::memory_order_relaxed));
       if (word_.compare_exchange_weak(cur, sentinel(outcome, kNotifying), std::memory_order_acquire,
                                       std::memory_order_acquire)) {
         notify_until_settled(head, outcome);
@@ -209,9 +232,8 @@ void PromiseCore::prune() noexcept {
     // Release: the links written above (and the kept nodes' contents) reach
     // the next taker, which acquires the word. Failure, acquire: new nodes
     // to walk, or the hand-off.
-    if (word_.compare_exchange_weak(
-            cur, reinterpret_cast<std::uintptr_t>(head) | (cur & kTagMask & ~kPruning),
-            std::memory_order_release, std::memory_order_acquire)) {
+    if (word_.compare_exchange_weak(cur, reinterpret_cast<std::uintptr_t>(head) | phase_of(cur),
+                                    std::memory_order_release, std::memory_order_acquire)) {
       return;
     }
   }

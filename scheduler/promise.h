@@ -11,10 +11,10 @@
 // the outcome; settling swaps the head for a sentinel that encodes the
 // outcome, so "settled" and "the list is closed" are one fact.
 //
-//    63                                       5   4   3   2   1   0
-//   +------------------------------------------+---+-------+-------+
-//   | newest Waiter* (32-byte aligned), or 0   | P |outcome| phase |
-//   +------------------------------------------+---+-------+-------+
+//    63                                           4   3   2   1   0
+//   +----------------------------------------------+-------+-------+
+//   | newest Waiter* (16-byte aligned), or 0       | code  | phase |
+//   +----------------------------------------------+-------+-------+
 //
 //   phase    0 PENDING    waiters may register
 //            1 CLAIMED    one settler won (try_claim) and is writing the
@@ -23,11 +23,17 @@
 //                         waiters; late waiters are still queued to it
 //            3 SETTLED    final; the pointer bits are 0; add_waiter
 //                         answers AlreadySettled
-//   outcome  0 while PENDING/CLAIMED, else Success 1, Failure 2,
-//            Cancelled 3
-//   P        PRUNING: one thread holds the list taken off the word and is
-//            dropping its withdrawn waiters (rules 9 to 12)
-//
+//   code     PENDING/CLAIMED: 0, or 1 PRUNING: one thread holds the list
+//            taken off the word and is dropping its withdrawn waiters
+//            (rules 9 to 12).
+//            NOTIFYING/SETTLED: the outcome, Success 1, Failure 2,
+//            Cancelled 3; or, in NOTIFYING only, 0 HAND-OFF: settled
+//            while a prune ran; the outcome is in handoff_outcome_ and
+//            the pruner does the notifying (rule 12).
+//   (The prune state shares the outcome's bits, which are unused until
+//   the outcome is published, so waiters need only 16-byte alignment: a
+//   32-byte aligned allocation is a slow path in glibc.)
+
 // Departures from the plain Treiber stack, each for a reason:
 //   - The settler reverses each batch it takes, so waiters are called in
 //     registration order (the language requires it for callbacks).
@@ -79,27 +85,29 @@
 // the promise settles: on a long-lived promise (a shutdown signal, a gate
 // awaited with timeouts) memory would grow with every withdrawn wait.
 //   9. add_waiter counts registrations; when the count since the last
-//      prune reaches prune_at_ (at least 64, and as many as the waiters
-//      the last prune kept, so a prune walks at most twice the nodes
-//      registered since the last: amortised O(1) per registration), it
+//      prune reaches 2^prune_shift_ (at least 64, and the waiters the
+//      last prune kept rounded up to a power of two, so a prune walks at
+//      most three times the nodes registered since the last: amortised
+//      O(1) per registration), it
 //      prunes BEFORE pushing its own node: its caller's reference keeps the
 //      promise alive for the whole call, which would not hold after the
 //      push (a settler could wake the caller, which could drop it).
-//  10. A prune starts only in PENDING or CLAIMED without P, by a CAS that
-//      takes the whole list and sets P. Only one prune runs at a time, and
-//      while P is set nobody but the pruner reads or writes a `next`:
+//  10. A prune starts only in PENDING or CLAIMED without PRUNING, by a CAS
+//      that takes the whole list and sets PRUNING. Only one prune runs at a
+//      time, and until it ends (or, after a hand-off, until the pruner's
+//      notifying begins) nobody but the pruner reads or writes a `next`:
 //      pushers only write their own node's.
 //  11. The pruner calls on_withdrawn() on each withdrawn node (reading
 //      `next` first), keeps the others in order, and puts them back below
 //      the nodes pushed meanwhile (they are newer): it links the last of
-//      those to its kept list and clears P with a CAS, retrying as pushes
-//      come. Registration order is kept.
-//  12. A settle that finds P set publishes the outcome (NOTIFYING, P still
-//      set) and returns: the pruner holds the oldest waiters, so it does
-//      the notifying, in order, when its CAS finds NOTIFYING (a hand-off;
-//      nobody waits for anybody). on_settled may thus run on the thread of
-//      a registering waiter instead of the settler's (rule 5 still holds:
-//      it is short and runs no script code).
+//      those to its kept list and clears PRUNING with a CAS, retrying as
+//      pushes come. Registration order is kept.
+//  12. A settle that finds PRUNING publishes the outcome as a HAND-OFF
+//      (handoff_outcome_ written, then NOTIFYING with code 0) and returns:
+//      the pruner holds the oldest waiters, so it does the notifying, in
+//      order, when its CAS finds NOTIFYING (nobody waits for anybody). on_settled may thus run on
+//      the thread of a registering waiter instead of the settler's (rule 5 still holds: it is short
+//      and runs no script code).
 
 // Memory orderings are given at each operation in promise.cpp.
 #pragma once
@@ -121,9 +129,9 @@ enum class AddWaiterResult : std::uint8_t {
   AlreadySettled,  // not registered: act at once (outcome() is final)
 };
 
-// An intrusive list node; see rules 3 to 6. Aligned to 32 so that the low
-// five bits of its address carry the phase, the outcome and P.
-struct alignas(32) Waiter {
+// An intrusive list node; see rules 3 to 6. Aligned to 16 so that the low
+// four bits of its address carry the phase and the code.
+struct alignas(16) Waiter {
   Waiter* next = nullptr;  // written by add_waiter, the settler and a pruner only
   virtual void on_settled(Outcome outcome) noexcept = 0;
   // True once the waiter no longer cares about the promise (rule 9). Any
@@ -184,9 +192,9 @@ class PromiseCore {
   static constexpr std::uintptr_t kNotifying = 2;
   static constexpr std::uintptr_t kSettled = 3;
   static constexpr int kOutcomeShift = 2;
-  static constexpr std::uintptr_t kOutcomeMask = 0xc;
-  static constexpr std::uintptr_t kPruning = 0x10;
-  static constexpr std::uintptr_t kTagMask = 0x1f;
+  static constexpr std::uintptr_t kOutcomeMask = 0xc;  // the code bits
+  static constexpr std::uintptr_t kPruning = 0x4;      // code 1 while PENDING/CLAIMED
+  static constexpr std::uintptr_t kTagMask = 0xf;
   static constexpr std::uint32_t kMinPruneInterval = 64;
 
  private:
@@ -199,11 +207,14 @@ class PromiseCore {
   void prune() noexcept;
 
   std::atomic<std::uintptr_t> word_{kPending};
-  // Rule 9's heuristic: registrations since the last prune, and the count
-  // that triggers the next. Relaxed everywhere: they decide only when to
-  // prune, never whether the list is correct.
+  // Rule 9's heuristic: registrations since the last prune, and the log2 of
+  // the count that triggers the next. Relaxed everywhere: they decide only
+  // when to prune, never whether the list is correct.
   std::atomic<std::uint32_t> registrations_{0};
-  std::atomic<std::uint32_t> prune_at_{kMinPruneInterval};
+  std::atomic<std::uint8_t> prune_shift_{6};  // 2^6 == kMinPruneInterval
+  // Rule 12: written by the settler before its release CAS to a HAND-OFF,
+  // read (relaxed) by whoever acquired that word.
+  std::atomic<std::uint8_t> handoff_outcome_{0};
 };
 
 // A waiter that can withdraw (rules 7 to 9). Subclass it, implement
