@@ -206,25 +206,38 @@ TEST(IoFiles, DirectoryWhereAFileIsExpectedIsAnError) {
   expect_error(listing.error(), ENOTDIR, file);
 }
 
-TEST(IoFiles, PermissionDeniedIsAnError) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "running as root: chmod 000 does not deny root, so EACCES cannot be "
-                    "provoked this way (the directory-as-file and missing-file tests still "
-                    "cover OS errors)";
-  }
+// Reads and appends a file its user may not touch; true when both fail with
+// EACCES naming the path.
+bool permission_is_denied(const std::string& path) {
   IoService io;
+  IoResult<std::string> text =
+      await_result<std::string>([&](auto done) { io.files().read_file(path, done); });
+  IoResult<void> wrote =
+      await_result<void>([&](auto done) { io.files().append_file(path, "x", done); });
+  return !text.ok() && text.error().code == EACCES && text.error().path == path && !wrote.ok() &&
+         wrote.error().code == EACCES && wrote.error().path == path;
+}
+
+TEST(IoFiles, PermissionDeniedIsAnError) {
   TempDir dir;
   const std::string path = dir.file("secret.txt");
   write_plain(path, "secret");
   ASSERT_EQ(::chmod(path.c_str(), 0), 0);
-  IoResult<std::string> text =
-      await_result<std::string>([&](auto done) { io.files().read_file(path, done); });
-  ASSERT_FALSE(text.ok());
-  expect_error(text.error(), EACCES, path);
-  IoResult<void> wrote =
-      await_result<void>([&](auto done) { io.files().append_file(path, "x", done); });
-  ASSERT_FALSE(wrote.ok());
-  expect_error(wrote.error(), EACCES, path);
+  if (::geteuid() != 0) {
+    EXPECT_TRUE(permission_is_denied(path));
+    return;
+  }
+  // chmod 000 does not deny root: check as user nobody, in a child process
+  // (a death test re-runs this test up to here in a fresh process). The
+  // directory must let nobody reach the file.
+  ASSERT_EQ(::chmod(path.substr(0, path.rfind('/')).c_str(), 0755), 0);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) std::_Exit(2);
+        std::_Exit(permission_is_denied(path) ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(IoFiles, HundredMegabyteFileRoundTrips) {
