@@ -3,6 +3,7 @@
 #include "engine/exception.h"
 #include "engine/format.h"
 #include "engine/runtime.h"
+#include "engine/stdlib/native_args.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
 
@@ -12,7 +13,7 @@ void Resource::stop() {
   throw_error(ExcClass::TypeException, std::string(kind_) + " has no method 'stop'");
 }
 
-Value Resource::write_async(Runtime&, std::string) {
+Value Resource::write_async(Runtime&, std::string, std::optional<std::chrono::nanoseconds>) {
   throw_error(ExcClass::TypeException, std::string(kind_) + " has no method 'write_async'");
 }
 
@@ -31,7 +32,8 @@ Value resource_write_async(NativeCall& call) {
   if (!text.is(ObjType::String)) {
     throw_error(ExcClass::TypeException, "write_async expects a String, got " + type_name(text));
   }
-  return self.as<Resource>()->write_async(call.runtime, text.as<String>()->str());
+  return self.as<Resource>()->write_async(call.runtime, text.as<String>()->str(),
+                                          timeout_arg(call, "write_async"));
 }
 
 }  // namespace

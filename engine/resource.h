@@ -4,6 +4,8 @@
 // methods are registered on ObjType::Resource and check the kind.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,9 +28,11 @@ class Resource : public Obj {
   // `(r .stop)`: servers and listeners stop; other kinds have no such
   // method (TypeException). Any thread.
   virtual void stop();
-  // `(r .write_async text)`: connections and file writers give a future
-  // of nil; other kinds have no such method (TypeException).
-  virtual Value write_async(Runtime& runtime, std::string text);
+  // `(r .write_async text ^timeout s)`: connections and file writers give
+  // a future of nil (a file writer ignores the timeout); other kinds have
+  // no such method (TypeException).
+  virtual Value write_async(Runtime& runtime, std::string text,
+                            std::optional<std::chrono::nanoseconds> timeout);
   void release_children(DestroyWorklist&) override {}
 
  private:

@@ -168,7 +168,8 @@ class FileWriterObject final : public Resource {
   }
   std::string describe() const override { return "FileWriter " + writer_.path(); }
   FileWriter& writer() { return writer_; }
-  Value write_async(Runtime& runtime, std::string text) override {
+  Value write_async(Runtime& runtime, std::string text,
+                    std::optional<std::chrono::nanoseconds>) override {
     Value future = make_future(runtime);
     writer_.write(std::move(text), settle_nil(future, "write_async"));
     return future;

@@ -4,7 +4,7 @@
 //   (tcp/connect_async host port ^timeout s) -> future of a TcpConnection
 //   (conn .read_async ^timeout s) -> future of the bytes available, as a
 //       String, or nil once the peer has closed its side
-//   (conn .write_async text) -> future of nil once every byte is sent
+//   (conn .write_async text ^timeout s) -> future of nil once every byte is sent
 //   (conn .close), conn/peer, conn/local
 //   (tcp/listen ^port p handler) -> a TcpListener (listener/port,
 //       listener/address, (listener .stop)); `handler` gets each
@@ -49,7 +49,8 @@ class TcpConnectionObject final : public Resource {
   }
   std::string describe() const override { return "TcpConnection " + connection_.peer_address(); }
   const TcpConnection& connection() const { return connection_; }
-  Value write_async(Runtime& runtime, std::string data) override;
+  Value write_async(Runtime& runtime, std::string data,
+                    std::optional<std::chrono::nanoseconds> timeout) override;
 
  private:
   TcpConnection connection_;
@@ -77,10 +78,12 @@ class TcpListenerObject final : public Resource {
 };
 
 // Every byte handed to the kernel, in call order.
-Value TcpConnectionObject::write_async(Runtime& runtime, std::string data) {
+Value TcpConnectionObject::write_async(Runtime& runtime, std::string data,
+                                       std::optional<std::chrono::nanoseconds> timeout) {
   Value future = make_future(runtime);
-  NetOperation op =
-      connection_.write(std::move(data), [future](std::optional<NetError> error) mutable {
+  NetOperation op = connection_.write(
+      std::move(data),
+      [future](std::optional<NetError> error) mutable {
         Future* f = future.as<Future>();
         if (error) {
           (void)f->fail(network_failure(*error));
@@ -88,7 +91,8 @@ Value TcpConnectionObject::write_async(Runtime& runtime, std::string data) {
           (void)f->complete(Value());
         }
         future = Value();
-      });
+      },
+      timeout);
   if (op.valid()) future.as<Future>()->set_operation([op] { op.cancel(); });
   return future;
 }
