@@ -21,6 +21,8 @@ packages=(
   rapidjson-dev       # RapidJSON: json/parse and json/stringify
   libgtest-dev        # GoogleTest: unit tests
   libbenchmark-dev    # Google Benchmark: bench/
+  curl                # tests: an outside HTTP client drives Weft's server
+  python3             # tests: Python's http.server is a peer for Weft's HTTP client
 )
 
 is_installed() {
