@@ -25,39 +25,13 @@ packages=(
   python3             # tests: Python's http.server is a peer for Weft's HTTP client
 )
 
-is_installed() {
-  [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]
-}
-
-missing=()
-for package in "${packages[@]}"; do
-  is_installed "$package" || missing+=("$package")
-done
-
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "setup: all ${#packages[@]} packages are installed"
-  exit 0
-fi
-
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then
-  if ! command -v sudo >/dev/null; then
-    echo "setup: missing packages (${missing[*]}) and not root; install them or run as root" >&2
-    exit 1
-  fi
-  sudo=(sudo)
-fi
-
-echo "setup: installing ${missing[*]}"
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+source "$(dirname "${BASH_SOURCE[0]}")/install_missing.sh"
+install_missing setup "${packages[@]}"
 
 # Older Debian releases ship GoogleTest as sources only (package googletest,
 # no CMake package config): fall back to it if the config is still missing.
 if ! compgen -G "/usr/lib/*/cmake/GTest/GTestConfig.cmake" >/dev/null &&
    ! compgen -G "/usr/lib/cmake/GTest/GTestConfig.cmake" >/dev/null; then
   echo "setup: GoogleTest's CMake config not found; installing googletest"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -q --no-install-recommends googletest
+  install_missing setup googletest
 fi

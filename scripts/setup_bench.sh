@@ -20,30 +20,5 @@ packages=(
   wrk          # io group: the HTTP load generator of http_rps
 )
 
-is_installed() {
-  [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true) == "install ok installed" ]]
-}
-
-missing=()
-for package in "${packages[@]}"; do
-  is_installed "$package" || missing+=("$package")
-done
-
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "setup_bench: all ${#packages[@]} packages are installed"
-  exit 0
-fi
-
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then
-  if ! command -v sudo >/dev/null; then
-    echo "setup_bench: missing packages (${missing[*]}) and not root; install them or run as root" >&2
-    exit 1
-  fi
-  sudo=(sudo)
-fi
-
-echo "setup_bench: installing ${missing[*]}"
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+source "$(dirname "${BASH_SOURCE[0]}")/install_missing.sh"
+install_missing setup_bench "${packages[@]}"

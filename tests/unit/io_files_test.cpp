@@ -27,6 +27,7 @@
 
 #include "io/file_service.h"
 #include "io/io_service.h"
+#include "temp_dir.h"
 
 namespace weft {
 namespace {
@@ -56,28 +57,7 @@ void wait_idle(const IoService& io) {
   }
 }
 
-// A fresh directory under /tmp, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/weft-io-files-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using weft::testing::TempDir;
 
 void write_plain(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -27,6 +27,7 @@
 #include "io/file_service.h"
 #include "io/io_service.h"
 #include "io/process_service.h"
+#include "temp_dir.h"
 
 namespace weft {
 namespace {
@@ -85,25 +86,7 @@ void expect_reaped(pid_t pid) {
   EXPECT_EQ(errno, ESRCH);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/weft-io-process-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    if (made == nullptr) std::abort();
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using weft::testing::TempDir;
 
 // Every test runs with both reapers: through a pidfd, and by polling
 // waitpid. Names read IoProcess/IoProcessTest.<test>/Pidfd or /Polling.
