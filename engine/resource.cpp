@@ -2,7 +2,9 @@
 
 #include "engine/exception.h"
 #include "engine/format.h"
+#include "engine/future.h"
 #include "engine/runtime.h"
+#include "engine/script_task.h"
 #include "engine/stdlib/native_args.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
@@ -15,6 +17,21 @@ void Resource::stop() {
 
 Value Resource::write_async(Runtime&, std::string, std::optional<std::chrono::nanoseconds>) {
   throw_error(ExcClass::TypeException, std::string(kind_) + " has no method 'write_async'");
+}
+
+ServiceResource::ServiceResource(const char* kind, Runtime& runtime)
+    : Resource(kind), stopped_(make_future(runtime)) {
+  (void)ScriptTask::spawn(runtime, builtin_named(runtime, "__await_stop"), {stopped_}, false,
+                          nullptr, 0, {});
+}
+
+void ServiceResource::stop() {
+  stop_service();
+  (void)stopped_.as<Future>()->complete(Value());
+}
+
+void ServiceResource::release_children(DestroyWorklist& worklist) {
+  release_into(stopped_, worklist);
 }
 
 namespace {

@@ -39,4 +39,20 @@ class Resource : public Obj {
   const char* kind_;
 };
 
+// A server or listener: it keeps the program alive until it is stopped,
+// as in Node. The constructor starts a task that awaits `stopped_`;
+// stop() stops the service (stop_service) and completes `stopped_`.
+class ServiceResource : public Resource {
+ public:
+  ServiceResource(const char* kind, Runtime& runtime);
+  void stop() final;
+  void release_children(DestroyWorklist& worklist) override;
+
+ protected:
+  virtual void stop_service() = 0;
+
+ private:
+  Value stopped_;
+};
+
 }  // namespace weft

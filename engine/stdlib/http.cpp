@@ -98,25 +98,20 @@ Value post_async(NativeCall& call) {
   return request_async(call, "http/post_async", "POST", string_arg(call, 1, "http/post_async"));
 }
 
-class HttpServerObject final : public Resource {
+class HttpServerObject final : public ServiceResource {
  public:
-  HttpServerObject(HttpServer server, Value stopped)
-      : Resource("HttpServer"), server_(std::move(server)), stopped_(std::move(stopped)) {}
+  HttpServerObject(HttpServer server, Runtime& runtime)
+      : ServiceResource("HttpServer", runtime), server_(std::move(server)) {}
   Value field(std::string_view name) const override {
     if (name == "port") return Value::integer(server_.port());
     if (name == "address") return make_string(server_.address());
     return Value();
   }
   std::string describe() const override { return "HttpServer " + server_.address(); }
-  void stop() override {
-    server_.stop();
-    (void)stopped_.as<Future>()->complete(Value());
-  }
-  void release_children(DestroyWorklist& worklist) override { release_into(stopped_, worklist); }
+  void stop_service() override { server_.stop(); }
 
  private:
   HttpServer server_;
-  Value stopped_;
 };
 
 // Turns the handler task's outcome into the response (see the top).
@@ -201,11 +196,8 @@ Value serve(NativeCall& call) {
   if (!server.ok())
     throw_error(ExcClass::NetworkException,
                 std::string(fn) + ": " + server.error().address + ": " + server.error().message);
-  Value stopped = make_future(runtime);
   // The program lives while the server does (see the top).
-  (void)ScriptTask::spawn(runtime, builtin_named(runtime, "__await_stop"), {stopped}, false,
-                          nullptr, 0, {});
-  return Value::adopt(new HttpServerObject(std::move(server).value(), stopped));
+  return Value::adopt(new HttpServerObject(std::move(server).value(), runtime));
 }
 
 }  // namespace

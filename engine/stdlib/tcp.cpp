@@ -56,25 +56,20 @@ class TcpConnectionObject final : public Resource {
   TcpConnection connection_;
 };
 
-class TcpListenerObject final : public Resource {
+class TcpListenerObject final : public ServiceResource {
  public:
-  TcpListenerObject(TcpListener listener, Value stopped)
-      : Resource("TcpListener"), listener_(std::move(listener)), stopped_(std::move(stopped)) {}
+  TcpListenerObject(TcpListener listener, Runtime& runtime)
+      : ServiceResource("TcpListener", runtime), listener_(std::move(listener)) {}
   Value field(std::string_view name) const override {
     if (name == "port") return Value::integer(listener_.port());
     if (name == "address") return make_string(listener_.address());
     return Value();
   }
   std::string describe() const override { return "TcpListener " + listener_.address(); }
-  void stop() override {
-    listener_.stop();
-    (void)stopped_.as<Future>()->complete(Value());
-  }
-  void release_children(DestroyWorklist& worklist) override { release_into(stopped_, worklist); }
+  void stop_service() override { listener_.stop(); }
 
  private:
   TcpListener listener_;
-  Value stopped_;
 };
 
 // Every byte handed to the kernel, in call order.
@@ -176,10 +171,7 @@ Value listen(NativeCall& call) {
     throw_error(ExcClass::NetworkException, std::string(fn) + ": " + listener.error().address +
                                                 ": " + listener.error().message);
   }
-  Value stopped = make_future(runtime);
-  (void)ScriptTask::spawn(runtime, builtin_named(runtime, "__await_stop"), {stopped}, false,
-                          nullptr, 0, {});
-  return Value::adopt(new TcpListenerObject(std::move(listener).value(), stopped));
+  return Value::adopt(new TcpListenerObject(std::move(listener).value(), runtime));
 }
 
 }  // namespace
