@@ -147,6 +147,18 @@ void append_scalar(std::string& out, const Value& v) {
     case ObjType::Atom:
       out += "<atom>";
       return;
+    case ObjType::Channel:
+      out += "<channel>";
+      return;
+    case ObjType::Actor:
+      out += "<actor>";
+      return;
+    case ObjType::ActorContext:
+      out += "<actor context>";
+      return;
+    case ObjType::Supervisor:
+      out += "<supervisor>";
+      return;
     case ObjType::Resource:
       out += '<' + v.as<Resource>()->describe() + '>';
       return;
@@ -403,6 +415,14 @@ std::string type_name(const Value& value) {
       return "Future";
     case ObjType::Atom:
       return "Atom";
+    case ObjType::Channel:
+      return "Channel";
+    case ObjType::Actor:
+      return "Actor";
+    case ObjType::ActorContext:
+      return "ActorContext";
+    case ObjType::Supervisor:
+      return "Supervisor";
     case ObjType::Resource:
       return value.as<Resource>()->kind();
     default:

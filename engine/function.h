@@ -109,6 +109,16 @@ struct NativeCall {
   uint32_t count;
   Map* keywords;               // nullptr when the call passed none
   ScriptTask* task = nullptr;  // the calling task, when there is one
+  // The interpreter can run this call again from the start after a park
+  // (ScriptTask rule 4): there is a task and the call's registers are
+  // intact.
+  bool can_park = false;
+  // Set by a native that parked the task (its result is ignored): the
+  // task suspends and runs the call again when it is woken.
+  bool parked = false;
+  // Set by a native that wants the task to yield its worker after the
+  // call (an actor after a batch of messages).
+  bool yield_after = false;
 
   const Value& arg(uint32_t i) const {
     static const Value kNil;

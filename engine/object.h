@@ -37,12 +37,16 @@ enum class ObjType : uint8_t {
   Exception,
   Future,
   Atom,
-  Resource,  // engine/resource.h
+  Resource,      // engine/resource.h
+  Channel,       // engine/channel.h
+  Actor,         // engine/actor.h
+  ActorContext,  // engine/actor.h: the handler's ctx
+  Supervisor,    // engine/actor.h
 };
 
 enum ObjFlag : uint8_t {
-  kFrozen = 1,     // deep-immutable: mutation throws, sharing needs no copy
-  kImmortal = 2,   // never counted, never freed by release()
+  kFrozen = 1,    // deep-immutable: mutation throws, sharing needs no copy
+  kImmortal = 2,  // never counted, never freed by release()
 };
 
 class Obj;
@@ -64,6 +68,19 @@ class Obj {
     if (is_immortal()) return;
     // Rule 2: the caller holds a reference already; no ordering needed.
     refcount_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // For weak registries (engine/actor.h): takes a reference unless the
+  // count has reached zero already (the object is being destroyed, and its
+  // destructor unregisters it under the registry's lock, which the caller
+  // holds). Relaxed: that lock orders everything.
+  [[nodiscard]] bool try_retain() {
+    if (is_immortal()) return true;
+    uint32_t count = refcount_.load(std::memory_order_relaxed);
+    while (count != 0) {
+      if (refcount_.compare_exchange_weak(count, count + 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
   }
 
   // Returns true when this call dropped the last reference; the caller must

@@ -4,6 +4,7 @@
 // script can (including, later, suspend) without the C++ stack in between.
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include "engine/exception.h"
 #include "engine/fiber.h"
@@ -60,6 +61,105 @@ constexpr const char* kPrelude = R"weft(
   nil)
 (fn __http_handle [handler request] (await (handler request)))
 (fn __await_stop [stopped] (await stopped))
+(fn select [clauses... ^timeout]
+  (var timer (if (timeout != nil) (sleep_async (timeout * 1000))))
+  (var picked (__select clauses timer))
+  (if (timer != nil) (timer .cancel))
+  (if (picked == nil)
+    (throw (new TimeoutException #"select: nothing was ready within #{timeout} s")))
+  (var index picked/0)
+  (var clause (clauses .get index))
+  ((clause .get 1) picked/1))
+(fn __actor_run [ctx]
+  (var handler (__actor_handler ctx))
+  (while (__actor_next ctx)
+    (try
+      (__actor_done ctx (handler ctx (__actor_message ctx) (__actor_state ctx)))
+     catch * (__actor_failed ctx $ex)))
+  nil)
+(fn pmap [f coll ^workers]
+  (var items [])
+  (for x in coll (items .add x))
+  (var count (items .size))
+  (var n (if (workers == nil) (__worker_count) else workers))
+  (if (!(__positive_int n)) (throw (new ArgumentException "pmap: ^workers must be an integer of at least 1")))
+  (if (n > count) (n = count))
+  (var results [])
+  (for i in (range count) (results .add nil))
+  (var indexes (chan))
+  (for i in (range count) (indexes .send i))
+  (indexes .close)
+  (scope
+    (for w in (range n)
+      (async (for i in indexes (__array_set results i (await (f (items .get i))))))))
+  results)
+(fn __pipeline_stage [stage from out workers counter]
+  (var remaining (atom workers))
+  (for w in (range workers)
+    (async
+      (try
+        (for x in from
+          (out .send (await (stage x)))
+          (if counter (counter .swap __increment)))
+       finally
+        (if ((remaining .swap __decrement) == 0) (out .close))))))
+(fn __increment [n] (n + 1))
+(fn __decrement [n] (n - 1))
+(fn __pipeline_progress [counters done started]
+  (loop
+    (if (done/.state != "pending") (break nil))
+    (var parts [])
+    (var seconds (((now_ms) - started) / 1000.0))
+    (for c in counters
+      (var n c/.value)
+      (parts .add #"#{n} (#{(__round_rate n seconds)}/s)"))
+    (__progress_line (str/join " -> " parts))
+    (select ^timeout 0.25 [done (fn [v] nil)]))
+  (__progress_line nil))
+(fn pipeline [source stages... ^buffer ^workers ^progress]
+  (var size (if (buffer == nil) 64 else buffer))
+  (var per_stage (if (workers == nil) 1 else workers))
+  (if (!(__positive_int size)) (throw (new ArgumentException "pipeline: ^buffer must be an integer of at least 1")))
+  (if (!(__positive_int per_stage)) (throw (new ArgumentException "pipeline: ^workers must be an integer of at least 1")))
+  (var show (&& (progress != false) (__stderr_is_terminal)))
+  (async
+    (var counters (if show [] else nil))
+    (var done (new Future))
+    (var started (now_ms))
+    (try
+      (scope
+        (var input (chan size))
+        (async (try (for x in source (input .send x)) finally (input .close)))
+        (var current input)
+        (for stage in stages
+          (var out (chan size))
+          (var counter nil)
+          (if show (do (counter = (atom 0)) (counters .add counter)))
+          (__pipeline_stage stage current out per_stage counter)
+          (current = out))
+        (if show (async (__pipeline_progress counters done started)))
+        (var count 0)
+        (for x in current (count += 1))
+        (done .complete count)
+        count)
+     finally
+      (if (done/.state == "pending") (done .complete nil)))))
+(fn io_lines [path ^buffer]
+  (var size (if (buffer == nil) 1024 else buffer))
+  (if (!(__positive_int size)) (throw (new ArgumentException "io/lines: ^buffer must be an integer of at least 1")))
+  (var chunk (if (size < 2) 1 else (quot size 2)))
+  (var lines (chan (if (size < 2) 1 else (size - chunk))))
+  (var reader (__line_reader path))
+  (async
+    (try
+      (loop
+        (var batch (await (__next_lines reader chunk)))
+        (if (batch == nil) (break))
+        (for line in batch (lines .send line)))
+      (lines .close)
+     catch ChannelClosedException nil
+     catch * (__chan_fail lines $ex)))
+  lines)
 (fn atom_swap [a f]
   (loop
     (var old a/.value)
@@ -74,12 +174,18 @@ struct PreludeMethod {
 };
 
 constexpr PreludeMethod kMethods[] = {
-    {ObjType::Array, "map", "array_map"},         {ObjType::Array, "filter", "array_filter"},
-    {ObjType::Array, "reduce", "array_reduce"},   {ObjType::Array, "each", "array_each"},
-    {ObjType::Array, "sort_by", "array_sort_by"}, {ObjType::Range, "map", "array_map"},
-    {ObjType::Range, "filter", "array_filter"},   {ObjType::Range, "reduce", "array_reduce"},
-    {ObjType::Range, "each", "array_each"},       {ObjType::Map, "map", "map_map"},
-    {ObjType::Map, "filter", "map_filter"},       {ObjType::Map, "reduce", "map_reduce"},
+    {ObjType::Array, "map", "array_map"},
+    {ObjType::Array, "filter", "array_filter"},
+    {ObjType::Array, "reduce", "array_reduce"},
+    {ObjType::Array, "each", "array_each"},
+    {ObjType::Array, "sort_by", "array_sort_by"},
+    {ObjType::Range, "map", "array_map"},
+    {ObjType::Range, "filter", "array_filter"},
+    {ObjType::Range, "reduce", "array_reduce"},
+    {ObjType::Range, "each", "array_each"},
+    {ObjType::Map, "map", "map_map"},
+    {ObjType::Map, "filter", "map_filter"},
+    {ObjType::Map, "reduce", "map_reduce"},
     {ObjType::Map, "each", "map_each"},
     {ObjType::Future, "then", "future_then"},
     {ObjType::Future, "on_success", "future_on_success"},
@@ -88,8 +194,13 @@ constexpr PreludeMethod kMethods[] = {
 };
 
 // Prelude functions that scripts (or the runtime) call by name.
-constexpr const char* kExported[] = {"await_all", "await_any", "sleep", "__run_future_callbacks",
-                                     "__http_handle", "__await_stop"};
+constexpr const char* kExported[] = {
+    "await_all",     "await_any",    "sleep",  "__run_future_callbacks",
+    "__http_handle", "__await_stop", "select", "__actor_run",
+    "pmap",          "pipeline"};
+
+// Prelude functions exported under a name a prelude function cannot have.
+constexpr std::pair<const char*, const char*> kRenamed[] = {{"io/lines", "io_lines"}};
 
 // (new SomeException "message") compiles to (__new_exception "SomeException" "message").
 Value new_exception(NativeCall& call) {
@@ -130,6 +241,11 @@ void register_prelude(Runtime& runtime) {
   for (const char* name : kExported) {
     int64_t slot = module->find(name);
     if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + name);
+    runtime.register_builtin(name, module->slot(static_cast<uint32_t>(slot)).load());
+  }
+  for (const auto& [name, function] : kRenamed) {
+    int64_t slot = module->find(function);
+    if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + function);
     runtime.register_builtin(name, module->slot(static_cast<uint32_t>(slot)).load());
   }
   runtime.keep_module(std::move(module));

@@ -159,6 +159,7 @@ ProgramResult run_file(Runtime& runtime, const std::string& path) {
   // refers to one of its constants, and the runtime shuts those down first.
   result.value = Value();
   module->clear_globals();
+  runtime.release_actors();
   collect_unhandled(runtime, result);
   runtime.keep_module(std::move(module));
   return result;

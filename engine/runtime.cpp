@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "engine/actor.h"
 #include "engine/regex_cache.h"
 #include "engine/stdlib/stdlib.h"
 #include "io/io_service.h"
@@ -37,6 +38,7 @@ Runtime::~Runtime() {
   // finishes those and goes before the builtins they refer to.
   if (io_) io_->shutdown();
   if (scheduler_) scheduler_->wait_for_all_tasks_ended();
+  release_actors();
   io_.reset();
   scheduler_.reset();
   flush_out();
@@ -47,6 +49,27 @@ Runtime::~Runtime() {
   builtin_index_.clear();
   destroy_immortals(immortals_);
   immortals_.clear();
+}
+
+void Runtime::register_actor(Actor* actor) {
+  std::lock_guard guard(actors_lock_);
+  actors_.insert(actor);
+}
+
+void Runtime::unregister_actor(Actor* actor) {
+  std::lock_guard guard(actors_lock_);
+  actors_.erase(actor);
+}
+
+void Runtime::release_actors() {
+  std::vector<Value> live;
+  {
+    std::lock_guard guard(actors_lock_);
+    for (Actor* actor : actors_) {
+      if (actor->try_retain()) live.push_back(Value::adopt(actor));
+    }
+  }
+  for (const Value& actor : live) actor.as<Actor>()->release_script_values();
 }
 
 uint32_t Runtime::register_builtin(std::string name, Value callable) {

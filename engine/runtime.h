@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/function.h"
@@ -18,6 +19,8 @@
 #include "engine/value.h"
 
 namespace weft {
+
+class Actor;
 
 class RegexCache;
 class Scheduler;
@@ -104,6 +107,12 @@ class Runtime {
   std::vector<std::string> take_unhandled_reports();
   bool had_unhandled() const { return had_unhandled_.load(std::memory_order_acquire); }
 
+  // Every live actor, listed weakly (engine/actor.h rule 5), so that
+  // release_actors() can drop the script values they hold at shutdown.
+  void register_actor(Actor* actor);
+  void unregister_actor(Actor* actor);
+  void release_actors();
+
   // Keeps a module whose functions the runtime itself uses (the prelude of
   // methods written in Weft); it is freed after everything else.
   void keep_module(std::unique_ptr<Module> module) { kept_modules_.push_back(std::move(module)); }
@@ -135,6 +144,8 @@ class Runtime {
   std::unique_ptr<IoService> io_;
   // -1 until (exit code); acquire/release pair the code with its readers.
   std::atomic<int> exit_code_{-1};
+  std::mutex actors_lock_;
+  std::unordered_set<Actor*> actors_;
   std::mutex unhandled_lock_;
   std::vector<std::string> unhandled_;
   std::atomic<bool> had_unhandled_{false};

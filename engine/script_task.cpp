@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "engine/array.h"
+#include "engine/channel.h"
 #include "engine/exception.h"
 #include "engine/future.h"
 #include "engine/task_scope.h"
@@ -86,6 +88,41 @@ void ScriptTask::drop_extra_waker() {
   extra_waiting_on_ = nullptr;
 }
 
+AddWaiterResult ScriptTask::wake_on_settle(Future& future) {
+  DetachableTaskWaker* node = DetachableTaskWaker::create(*this);
+  AddWaiterResult result = node->arm(future.core());
+  if (result == AddWaiterResult::AlreadySettled) {
+    (void)node->detach();  // promise.h rule 8: exactly once
+    return result;
+  }
+  if (!select_wakers_) select_wakers_ = std::make_unique<std::vector<DetachableWaiter*>>();
+  select_wakers_->push_back(node);
+  return result;
+}
+
+void ScriptTask::end_park(bool leaving) {
+  if (parked_on_.is_nil()) return;
+  bool claimed = !parker_.disarm(park_epoch_);
+  if (select_wakers_) {
+    for (DetachableWaiter* node : *select_wakers_) (void)node->detach();
+    select_wakers_->clear();
+  }
+  Value on = std::move(parked_on_);
+  parked_on_ = Value();
+  if (!claimed || !(leaving || park_is_select_)) return;
+  // Rule 4: a wake meant to hand over an item or a slot goes to the next
+  // waiter, since this task will not (or may not) take it.
+  if (on.is(ObjType::Channel)) {
+    on.as<Channel>()->core().pass_on();
+    return;
+  }
+  if (on.is(ObjType::Array)) {
+    for (const Value& item : on.as<Array>()->snapshot()) {
+      if (item.is(ObjType::Channel)) item.as<Channel>()->core().pass_on();
+    }
+  }
+}
+
 RunResult ScriptTask::run(std::uint32_t budget) {
   try {
     Vm vm(runtime_);
@@ -137,6 +174,7 @@ void ScriptTask::finish(bool failed, Value result) {
   for (auto& scope : open_scopes_) (void)scope->abort();
   open_scopes_.clear();
   abandon_wait();
+  end_park(true);
   // The fiber's memory goes now, not when the last reference to the task
   // (its future may keep it for long) is dropped.
   fiber_ = Fiber();

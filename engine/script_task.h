@@ -19,7 +19,14 @@
 //      shielded range (a finally body, a scope's wait for its children:
 //      Proto::shielded_ranges) does not count: the cancellation waits for
 //      the first point outside all of them.
-//   4. On completion the task settles its future (no-op if cancelled
+//   4. Parking (scheduler/parker.h), for channels and select: a native
+//      that cannot go on arms a park (begin_park), leaves its tickets in
+//      the wait lists, records what it parked on (parked) and asks the
+//      interpreter to suspend; the call is then run again from the start
+//      when the task resumes. The next run's entry calls end_park first:
+//      it disarms, drops the select's future wakers, and passes on a wake
+//      the task will not use (parker.h rule 3, channel.h rule 6).
+//   5. On completion the task settles its future (no-op if cancelled
 //      already), tells its scopes, and drops its fiber and its reference to
 //      the future (which breaks the task <-> future reference cycle).
 #pragma once
@@ -31,6 +38,8 @@
 #include "engine/fiber.h"
 #include "engine/runtime.h"
 #include "engine/value.h"
+#include "scheduler/channel.h"
+#include "scheduler/parker.h"
 #include "scheduler/task.h"
 #include "scheduler/task_waker.h"
 
@@ -65,6 +74,23 @@ class ScriptTask final : public Task {
   void abandon_wait();
   std::vector<std::shared_ptr<TaskScope>>& open_scopes() { return open_scopes_; }
 
+  // --- parking on wait lists (rule 4) ------------------------------------
+  // Arms a new park; what to hand to the wait lists.
+  [[nodiscard]] Parking begin_park() {
+    return Parking{*this, parker_, park_epoch_ = parker_.arm()};
+  }
+  // The operation left tickets: `on` is the Channel, or for a select the
+  // Array of its channels, to pass a claimed wake on to.
+  void parked(Value on, bool select) {
+    parked_on_ = std::move(on);
+    park_is_select_ = select;
+  }
+  // A select also resumes when `future` settles. AlreadySettled: it has.
+  [[nodiscard]] AddWaiterResult wake_on_settle(Future& future);
+  // At the entry of the run after a park; `leaving`: the fiber will not
+  // run the parked operation again (an interrupt is being raised).
+  void end_park(bool leaving);
+
  protected:
   RunResult run(std::uint32_t budget) override;
 
@@ -91,6 +117,12 @@ class ScriptTask final : public Task {
   std::vector<std::shared_ptr<TaskScope>> member_of_;
   // Scopes this task has opened and not yet closed, innermost last.
   std::vector<std::shared_ptr<TaskScope>> open_scopes_;
+  // Rule 4.
+  Parker parker_;
+  std::uint64_t park_epoch_ = 0;
+  Value parked_on_;
+  bool park_is_select_ = false;
+  std::unique_ptr<std::vector<DetachableWaiter*>> select_wakers_;
 };
 
 }  // namespace weft

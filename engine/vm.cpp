@@ -20,6 +20,7 @@
 
 #include "engine/access.h"
 #include "engine/array.h"
+#include "engine/channel.h"
 #include "engine/debug.h"
 #include "engine/exception.h"
 #include "engine/format.h"
@@ -318,6 +319,45 @@ Value take_interrupt(const Fiber& f, ScriptTask& task) {
   return Value();
 }
 
+// One receive for `for x in channel`: true with the item in `out`, or with
+// `out` missing once the channel is closed and drained; false when the
+// task parked.
+bool receive_or_park(const Value& channel, Value& out, ScriptTask* task) {
+  ChannelCore<Value>& core = channel.as<Channel>()->core();
+  ChannelOp op;
+  if (task != nullptr) {
+    Parking parking = task->begin_park();
+    op = core.recv(out, &parking);
+  } else {
+    op = core.recv(out, nullptr);
+  }
+  switch (op) {
+    case ChannelOp::Done:
+      return true;
+    case ChannelOp::Closed:
+      out = Value::missing();
+      return true;
+    case ChannelOp::Failed:
+      throw ScriptThrow{std::move(out)};
+    case ChannelOp::Parked:
+      task->parked(channel, false);
+      return false;
+    case ChannelOp::WouldBlock:
+      break;
+  }
+  throw_error(ExcClass::ConcurrencyException, "receive on an empty channel outside a task");
+}
+
+// A task about to suspend in a park: a cancellation that waited for it to
+// leave a shielded range is raised now instead (as AWAIT does), and the
+// park is given up.
+void park_interrupt_check(const Fiber& f, ScriptTask& task) {
+  Value interrupt = take_interrupt(f, task);
+  if (interrupt.is_nil()) return;
+  task.end_park(true);
+  throw ScriptThrow{std::move(interrupt)};
+}
+
 bool deliver(Fiber& f, Value exception) {
   Exception* e = exception.as<Exception>();
   if (!e->has_trace()) e->set_trace(build_trace(f));
@@ -493,6 +533,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   // a cancellation requested meanwhile is raised here, once.
   if (task != nullptr) {
     Value interrupt = take_interrupt(f, *task);
+    task->end_park(!interrupt.is_nil());  // ScriptTask rule 4
     if (!interrupt.is_nil() && !deliver(f, std::move(interrupt))) return RunStatus::Failed;
   }
 
@@ -531,6 +572,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
       uint16_t call_base = 0;
       uint32_t call_count = 0;
       bool call_keywords = false;
+      bool call_rerunnable = true;  // see NativeCall::can_park
       CallSite call_site;
 
 #ifdef WEFT_COMPUTED_GOTO
@@ -773,6 +815,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           call_count = ins.b;
           call_keywords = (ins.flags & kFlagKeywords) != 0;
           call_site.method = nullptr;
+          call_rerunnable = true;
           goto do_call;
         }
         CASE(INVOKE) {
@@ -785,6 +828,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           call_base = ins.a;
           call_keywords = (ins.flags & kFlagKeywords) != 0;
           call_site.method = nullptr;
+          call_rerunnable = true;
           if (method != nullptr) {
             R[ins.a] = *method;
             call_count = ins.b + 1u;
@@ -802,6 +846,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
             for (uint32_t i = 0; i < ins.b; ++i) R[ins.a + 1 + i] = std::move(R[ins.a + 2 + i]);
             R[ins.a + 1 + ins.b] = Value();
             call_count = ins.b;
+            call_rerunnable = false;  // the arguments have moved
             goto do_call;
           }
           throw_error(ExcClass::TypeException,
@@ -870,7 +915,8 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         CASE(ITERPREP) {
           const Value& coll = R[ins.a];
           bool iterable = coll.is(ObjType::Array) || coll.is(ObjType::Map) ||
-                          coll.is(ObjType::String) || coll.is(ObjType::Range);
+                          coll.is(ObjType::String) || coll.is(ObjType::Range) ||
+                          coll.is(ObjType::Channel);
           if (!iterable) throw_error(ExcClass::TypeException, "cannot iterate " + type_name(coll));
           R[ins.a + 1] = Value::integer(0);
           NEXT;
@@ -929,6 +975,23 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
               if (cursor < r.count()) {
                 R[ins.a + 2] = Value::integer(cursor);
                 R[ins.a + 3] = Value::integer(r.at(cursor));
+                R[ins.a + 1] = Value::integer(cursor + 1);
+                more = true;
+              }
+              break;
+            }
+            case ObjType::Channel: {
+              // Reads until the channel is closed and drained, parking the
+              // task while it is empty (ScriptTask rule 4).
+              Value item;
+              if (!receive_or_park(coll, item, task)) {
+                frame->pc = pc - 1;
+                park_interrupt_check(f, *task);
+                return RunStatus::Suspended;
+              }
+              if (!item.is_missing()) {
+                R[ins.a + 2] = Value::integer(cursor);
+                R[ins.a + 3] = std::move(item);
                 R[ins.a + 1] = Value::integer(cursor + 1);
                 more = true;
               }
@@ -1082,8 +1145,19 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         frame->pc = pc;
         NativeCall call{runtime_, R + call_base + 1, count, keywords, task};
+        call.can_park = task != nullptr && call_rerunnable;
         Value result = native.fn()(call);
+        if (call.parked) {
+          // ScriptTask rule 4: the call runs again when the task resumes.
+          frame->pc = pc - 1;
+          park_interrupt_check(f, *task);
+          return RunStatus::Suspended;
+        }
         R[call_base] = std::move(result);
+        if (call.yield_after) {
+          frame->pc = pc;
+          return RunStatus::Yielded;
+        }
         NEXT;
       }
       throw_error(ExcClass::TypeException, "cannot call " + type_name(callee));

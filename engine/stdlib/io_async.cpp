@@ -12,6 +12,7 @@
 // process future is an operation future (engine/future.h rule 5):
 // cancelling it, or cancelling the only task that awaits it, kills the
 // child.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -206,9 +207,53 @@ Value writer_close_async(NativeCall& call) {
   return future;
 }
 
+// The reader behind (io/lines path): the prelude's io_lines feeds a
+// channel from it, a chunk of lines per __next_lines.
+class LineReaderObject final : public Resource {
+ public:
+  explicit LineReaderObject(LineReader reader)
+      : Resource("LineReader"), reader_(std::move(reader)) {}
+  ~LineReaderObject() override { reader_.close(); }
+  Value field(std::string_view name) const override {
+    return name == "path" ? make_string(reader_.path()) : Value();
+  }
+  std::string describe() const override { return "LineReader " + reader_.path(); }
+  LineReader& reader() { return reader_; }
+
+ private:
+  LineReader reader_;
+};
+
+Value open_line_reader(NativeCall& call) {
+  std::string path = string_arg(call, 0, "io/lines");
+  return Value::adopt(new LineReaderObject(call.runtime.io().files().open_lines(std::move(path))));
+}
+
+// (__next_lines reader n): a future of the next array of at most n lines,
+// or of nil once the file has no line left.
+Value next_lines(NativeCall& call) {
+  const Value& self = call.arg(0);
+  if (!self.is(ObjType::Resource) ||
+      std::string_view(self.as<Resource>()->kind()) != "LineReader") {
+    throw_error(ExcClass::TypeException, "__next_lines needs a LineReader");
+  }
+  int64_t count = call.arg(1).is_int() ? call.arg(1).as_int() : 1;
+  Value future = make_future(call.runtime);
+  static_cast<LineReaderObject*>(self.as<Resource>())
+      ->reader()
+      .next_chunk(static_cast<std::size_t>(std::max<int64_t>(count, 1)),
+                  settle_future<LineChunk>(future, "io/lines", [](LineChunk chunk) {
+                    if (chunk.end && chunk.lines.empty()) return Value();
+                    return strings_to_array(std::move(chunk.lines));
+                  }));
+  return future;
+}
+
 }  // namespace
 
 void register_io_async_builtins(Runtime& runtime) {
+  runtime.register_native("__line_reader", open_line_reader, 1, 1);
+  runtime.register_native("__next_lines", next_lines, 2, 2);
   runtime.register_native("io/writer", open_writer, 1, 1);
   runtime.register_native_method(ObjType::Resource, "close_async", writer_close_async, 1, 1);
   runtime.register_native("io/read_async", read_async, 1, 1);

@@ -1,0 +1,107 @@
+// An actor's mailbox: a FIFO of messages and the flag that makes the actor
+// run on at most one worker at a time. Knows nothing of script values:
+// engine/actor.h instantiates it with its message type.
+//
+// The actor is not a task that waits forever: it is activated (the engine
+// starts one task) when its mailbox goes from idle to non-empty, that task
+// takes messages until the mailbox is empty, and then the activation ends.
+// An idle actor holds no task, so it costs its mailbox only, and a program
+// whose actors are all idle can end.
+//
+// Why a lock and not moodycamel's ConcurrentQueue: the messages of one
+// sender must arrive in the order sent, and a sending task moves between
+// worker threads while moodycamel keeps order only per producer thread.
+// The section under the lock is a deque push or pop.
+//
+// Protocol
+// --------
+//   1. `items_`, `active_` and `closed_` are guarded by `lock_`.
+//   2. push on an open mailbox appends. If no activation is running
+//      (!active_), it sets active_ and returns Activate: the pusher must
+//      start exactly one activation. So an actor is scheduled once when its
+//      mailbox goes from empty to non-empty, and never runs twice at once.
+//   3. take is called only by the running activation. It gives the next
+//      item; on an empty open mailbox it clears active_ (Idle: the
+//      activation ends, and the next push starts a new one). Both happen
+//      under the lock, so a push cannot fall between "empty" and "idle".
+//   4. close refuses later pushes. The items queued before it are still
+//      taken; then take gives Finished once and active_ stays set for
+//      ever, so no activation starts again. close on an idle mailbox
+//      returns Activate so that the last activation runs and finishes.
+//   5. The lock's release and acquire order everything an activation wrote
+//      before Idle before the next activation's first read: the engine
+//      keeps the actor's state in plain fields for that reason.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <utility>
+
+#include "scheduler/spin_lock.h"
+
+namespace weft {
+
+enum class MailboxPush : unsigned char { Queued, Activate, Refused };
+enum class MailboxTake : unsigned char { Item, Idle, Finished };
+
+template <class T>
+class Mailbox {
+ public:
+  // Rule 2. On Refused the item is untouched.
+  MailboxPush push(T& item) {
+    std::lock_guard guard(lock_);
+    if (closed_) return MailboxPush::Refused;
+    items_.push_back(std::move(item));
+    if (active_) return MailboxPush::Queued;
+    active_ = true;
+    return MailboxPush::Activate;
+  }
+
+  // Rule 3; the running activation only.
+  MailboxTake take(T& out) {
+    std::lock_guard guard(lock_);
+    if (!items_.empty()) {
+      out = std::move(items_.front());
+      items_.pop_front();
+      return MailboxTake::Item;
+    }
+    if (closed_) return MailboxTake::Finished;
+    active_ = false;
+    return MailboxTake::Idle;
+  }
+
+  // Rule 4: Activate when the caller must start the last activation;
+  // Queued when one runs already; Refused when it was closed before.
+  MailboxPush close() {
+    std::lock_guard guard(lock_);
+    if (closed_) return MailboxPush::Refused;
+    closed_ = true;
+    if (active_) return MailboxPush::Queued;
+    active_ = true;
+    return MailboxPush::Activate;
+  }
+
+  [[nodiscard]] bool closed() {
+    std::lock_guard guard(lock_);
+    return closed_;
+  }
+  [[nodiscard]] std::size_t size() {
+    std::lock_guard guard(lock_);
+    return items_.size();
+  }
+  // Every item still queued (the owner's destruction, or a stop that
+  // drops them); the caller owns them.
+  std::deque<T> take_all() {
+    std::lock_guard guard(lock_);
+    return std::exchange(items_, {});
+  }
+
+ private:
+  SpinLock lock_;
+  std::deque<T> items_;
+  bool active_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace weft
