@@ -145,10 +145,11 @@ void Actor::start_activation() {
                           false, nullptr, 0, {});
 }
 
-Actor::Next Actor::next() {
+Actor::Next Actor::next(bool may_linger) {
   Envelope envelope;
-  switch (mailbox_.take(envelope)) {
+  switch (mailbox_.take(envelope, lingered_ || !may_linger)) {
     case MailboxTake::Item:
+      lingered_ = false;
       // Rule 2: a one-for-all restart of a sibling restarts this one here.
       if (restart_pending_.exchange(false, std::memory_order_acq_rel)) {
         state_ = copy_message(initial_state_);
@@ -158,8 +159,12 @@ Actor::Next Actor::next() {
       if (++batch_ < kBatch) return Next::Message;
       batch_ = 0;
       return Next::Yield;
+    case MailboxTake::Empty:
+      lingered_ = true;
+      return Next::Linger;
     case MailboxTake::Idle:
       batch_ = 0;
+      lingered_ = false;
       return Next::Idle;
     case MailboxTake::Finished:
       finish();
@@ -228,11 +233,23 @@ void Actor::finish() {
   alive_.store(false, std::memory_order_release);
   std::vector<Value> callbacks = monitors_.end(reason);
   if (reason.is(ObjType::Exception) && callbacks.empty() && !supervisor_.is(ObjType::Supervisor)) {
-    runtime_.report_unhandled("unhandled failure in actor: " + describe_failure(reason));
+    std::string where = "actor";
+    if (origin_proto_ != nullptr) {
+      where = "actor started at " +
+              (origin_proto_->source ? origin_proto_->source->name : std::string("?")) + ":" +
+              std::to_string(origin_proto_->location_at(origin_pc_).line);
+    }
+    runtime_.report_unhandled("unhandled failure in " + where + ": " + describe_failure(reason));
   }
   Value self = Value::share(this);
   for (const Value& callback : callbacks) run_monitor(runtime_, callback, self, reason);
   (void)stopped_.as<Future>()->complete(Value());
+  // No activation runs again (mailbox.h rule 4): what the handler and the
+  // state refer to is let go now, which also breaks the cycles a handler
+  // that captures its own actor makes.
+  handler_ = Value();
+  initial_state_ = Value();
+  state_ = Value();
 }
 
 // ---- Supervisor --------------------------------------------------------------

@@ -40,6 +40,7 @@
 
 namespace weft {
 
+class Proto;
 class Runtime;
 class Supervisor;
 
@@ -69,6 +70,11 @@ class MonitorList {
 class Actor final : public Obj {
  public:
   Actor(Runtime& runtime, Value handler, Value initial_state, Value supervisor);
+  // Where actor/spawn was called, for reports.
+  void set_origin(const Proto* proto, uint32_t pc) {
+    origin_proto_ = proto;
+    origin_pc_ = pc;
+  }
   ~Actor() override;
 
   Runtime& runtime() { return runtime_; }
@@ -81,11 +87,14 @@ class Actor final : public Obj {
   MonitorList& monitors() { return monitors_; }
 
   // --- for the running activation (rule 1) ------------------------------
-  enum class Next : std::uint8_t { Message, Yield, Idle };
+  enum class Next : std::uint8_t { Message, Yield, Linger, Idle };
   // Loads the next message; Yield when a batch is spent (the message is
-  // loaded, the task yields first); Idle when there is none (the
-  // activation ends; if the actor is finished, finish() has run).
-  Next next();
+  // loaded, the task yields first); Linger the first time the mailbox is
+  // empty (the task yields, then asks again: mailbox.h rule 3); Idle when
+  // there is none (the activation ends; if the actor is finished,
+  // finish() has run).
+  // `may_linger`: the caller can yield and call again.
+  Next next(bool may_linger);
   const Value& handler() const { return handler_; }
   const Value& message() const { return current_.message; }
   const Value& state() const { return state_; }
@@ -125,7 +134,10 @@ class Actor final : public Obj {
   Value state_;
   Envelope current_;
   bool replied_ = false;
+  bool lingered_ = false;
   unsigned batch_ = 0;
+  const Proto* origin_proto_ = nullptr;
+  uint32_t origin_pc_ = 0;
   // Rule 4.
   SpinLock failure_lock_;
   Value failure_;

@@ -109,6 +109,9 @@ struct NativeCall {
   uint32_t count;
   Map* keywords;               // nullptr when the call passed none
   ScriptTask* task = nullptr;  // the calling task, when there is one
+  // Where the call is (for natives that record it: actor/spawn).
+  const Proto* caller_proto = nullptr;
+  uint32_t caller_pc = 0;
   // The interpreter can run this call again from the start after a park
   // (ScriptTask rule 4): there is a task and the call's registers are
   // intact.
@@ -119,6 +122,9 @@ struct NativeCall {
   // Set by a native that wants the task to yield its worker after the
   // call (an actor after a batch of messages).
   bool yield_after = false;
+  // Set by a native that wants to yield its worker first and then be
+  // called again (an actor's activation lingering on an empty mailbox).
+  bool retry_after_yield = false;
 
   const Value& arg(uint32_t i) const {
     static const Value kNil;

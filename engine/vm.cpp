@@ -1146,12 +1146,18 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         frame->pc = pc;
         NativeCall call{runtime_, R + call_base + 1, count, keywords, task};
         call.can_park = task != nullptr && call_rerunnable;
+        call.caller_proto = proto;
+        call.caller_pc = static_cast<uint32_t>(pc - 1 - proto->code.data());
         Value result = native.fn()(call);
         if (call.parked) {
           // ScriptTask rule 4: the call runs again when the task resumes.
           frame->pc = pc - 1;
           park_interrupt_check(f, *task);
           return RunStatus::Suspended;
+        }
+        if (call.retry_after_yield && call_rerunnable) {
+          frame->pc = pc - 1;
+          return RunStatus::Yielded;
         }
         R[call_base] = std::move(result);
         if (call.yield_after) {

@@ -24,6 +24,10 @@
 //      item; on an empty open mailbox it clears active_ (Idle: the
 //      activation ends, and the next push starts a new one). Both happen
 //      under the lock, so a push cannot fall between "empty" and "idle".
+//      With `may_idle` false it leaves active_ set and gives Empty: the
+//      activation lingers (it yields its worker once and asks again), so
+//      two actors that answer each other reuse their activations instead
+//      of starting one per message.
 //   4. close refuses later pushes. The items queued before it are still
 //      taken; then take gives Finished once and active_ stays set for
 //      ever, so no activation starts again. close on an idle mailbox
@@ -43,7 +47,7 @@
 namespace weft {
 
 enum class MailboxPush : unsigned char { Queued, Activate, Refused };
-enum class MailboxTake : unsigned char { Item, Idle, Finished };
+enum class MailboxTake : unsigned char { Item, Empty, Idle, Finished };
 
 template <class T>
 class Mailbox {
@@ -59,7 +63,7 @@ class Mailbox {
   }
 
   // Rule 3; the running activation only.
-  MailboxTake take(T& out) {
+  MailboxTake take(T& out, bool may_idle = true) {
     std::lock_guard guard(lock_);
     if (!items_.empty()) {
       out = std::move(items_.front());
@@ -67,6 +71,7 @@ class Mailbox {
       return MailboxTake::Item;
     }
     if (closed_) return MailboxTake::Finished;
+    if (!may_idle) return MailboxTake::Empty;
     active_ = false;
     return MailboxTake::Idle;
   }

@@ -51,8 +51,9 @@ Value spawn_actor(NativeCall& call) {
     throw_error(ExcClass::TypeException,
                 "actor/spawn: ^supervisor expects a Supervisor, got " + type_name(supervisor));
   }
-  return Value::adopt(
-      new Actor(call.runtime, handler, keyword_arg(call, "state"), std::move(supervisor)));
+  auto* actor = new Actor(call.runtime, handler, keyword_arg(call, "state"), std::move(supervisor));
+  actor->set_origin(call.caller_proto, call.caller_pc);
+  return Value::adopt(actor);
 }
 
 Value actor_send(NativeCall& call) {
@@ -155,12 +156,15 @@ Value supervisor_restarts(NativeCall& call) {
 // ---- the activation loop's natives (prelude: __actor_run) --------------------
 
 Value actor_next(NativeCall& call) {
-  switch (context_actor(call).next()) {
+  switch (context_actor(call).next(call.can_park)) {
     case Actor::Next::Message:
       return Value::boolean(true);
     case Actor::Next::Yield:
       call.yield_after = true;
       return Value::boolean(true);
+    case Actor::Next::Linger:
+      call.retry_after_yield = true;
+      return Value();
     case Actor::Next::Idle:
       break;
   }
