@@ -14,7 +14,6 @@ packages=(
   pkg-config          # finds RE2 and libedit
   libtbb-dev          # oneTBB: the work-stealing task pool
   libboost-dev        # Boost.Asio / Beast: the I/O thread
-  libconcurrentqueue-dev  # moodycamel::ConcurrentQueue: mailboxes and channels
   libre2-dev          # RE2: linear-time regular expressions
   libcli11-dev        # CLI11: the command line
   libedit-dev         # libedit: the REPL's line editing and history
