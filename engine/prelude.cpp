@@ -114,7 +114,7 @@ constexpr const char* kPrelude = R"weft(
       (var n c/.value)
       (parts .add #"#{n} (#{(__round_rate n seconds)}/s)"))
     (__progress_line (str/join " -> " parts))
-    (select ^timeout 0.25 [done (fn [v] nil)]))
+    (try (select ^timeout 0.25 [done (fn [v] nil)]) catch TimeoutException nil))
   (__progress_line nil))
 (fn pipeline [source stages... ^buffer ^workers ^progress]
   (var size (if (buffer == nil) 64 else buffer))
