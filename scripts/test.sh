@@ -52,6 +52,13 @@ if step "setup" bash scripts/setup.sh; then
     step "test asan" run_ctest asan \
       ASAN_OPTIONS=detect_leaks=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+    # The actor, channel and pipeline storms, small, under ASan and (below)
+    # TSan: each prints OK only when its exact accounting holds.
+    for storm in "actor_storm 20000" "channel_storm 10000" "pipeline_memory 3000"; do
+      set -- $storm
+      step "stress asan $1" env ASAN_OPTIONS=detect_leaks=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build/asan/weft --threads 2 "stress/$1.weft" "$2" 1
+    done
   fi
   # ThreadSanitizer over the concurrency suites: the scheduler, promise and
   # I/O unit tests (IoService, IoFiles, IoProcess, IoTcp, IoHttp) and the
@@ -62,6 +69,11 @@ if step "setup" bash scripts/setup.sh; then
     step "test tsan" env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
       ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
       -R "${WEFT_TSAN_TESTS:-^(PromiseCore|Scheduler|Task|TaskState|ChannelCore|Mailbox|Parker|Io[A-Za-z]*[./])|^async_scripts|^io_scripts}"
+    for storm in "actor_storm 20000" "channel_storm 10000" "pipeline_memory 3000"; do
+      set -- $storm
+      step "stress tsan $1" env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        build/tsan/weft --threads 2 "stress/$1.weft" "$2" 1
+    done
   fi
 fi
 
