@@ -152,6 +152,14 @@ Value select_ready(NativeCall& call) {
     throw_error(ExcClass::TypeException, "select expects clauses [source handler]");
   }
   std::vector<Value> clauses = clauses_value.as<Array>()->snapshot();
+  // Checked before any ticket is left: a throw with tickets armed would
+  // leave wakes nobody passes on.
+  for (const Value& clause : clauses) {
+    if (!clause.is(ObjType::Array) || clause.as<Array>()->size() != 2) {
+      throw_error(ExcClass::TypeException,
+                  "select: each clause is [source handler], got " + display(clause));
+    }
+  }
   ScriptTask* task = call.can_park ? call.task : nullptr;
   std::vector<Value> channels;
   std::optional<Parking> parking;
@@ -160,12 +168,7 @@ Value select_ready(NativeCall& call) {
   Value chosen;
   bool ready = false;
   for (std::size_t i = 0; i < clauses.size() && !ready; ++i) {
-    const Value& clause = clauses[i];
-    if (!clause.is(ObjType::Array) || clause.as<Array>()->size() != 2) {
-      throw_error(ExcClass::TypeException,
-                  "select: each clause is [source handler], got " + display(clause));
-    }
-    Value source = clause.as<Array>()->get(0);
+    Value source = clauses[i].as<Array>()->get(0);
     if (source.is(ObjType::Channel)) {
       Value item;
       ChannelOp op = source.as<Channel>()->core().recv(item, park);
