@@ -143,16 +143,30 @@ class Actor final : public Obj {
   Value failure_;
 };
 
-// The `ctx` of a handler: the actor, for `.reply` and `/.self`.
+// The `ctx` of a handler: the actor, for `.reply` and `/.self`. One per
+// activation; the activation's task binds it at its first message, and
+// only that task may use it for `.reply` (rule 1: the reply state belongs
+// to the running activation; a ctx kept and used by another task must not
+// touch it).
 class ActorContext final : public Obj {
  public:
   explicit ActorContext(Value actor) : Obj(ObjType::ActorContext), actor_(std::move(actor)) {}
   Actor& actor() const { return *actor_.as<Actor>(); }
   const Value& actor_value() const { return actor_; }
+  // The activation's task, at its first message (relaxed: only that task
+  // compares equal, and it wrote the value itself).
+  void bind(const void* task) {
+    const void* unbound = nullptr;
+    (void)owner_.compare_exchange_strong(unbound, task, std::memory_order_relaxed);
+  }
+  [[nodiscard]] bool owned_by(const void* task) const {
+    return task != nullptr && owner_.load(std::memory_order_relaxed) == task;
+  }
   void release_children(DestroyWorklist& worklist) override { release_into(actor_, worklist); }
 
  private:
   Value actor_;
+  std::atomic<const void*> owner_{nullptr};
 };
 
 class Supervisor final : public Obj {

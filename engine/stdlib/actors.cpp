@@ -77,7 +77,11 @@ Value actor_alive(NativeCall& call) {
 }
 
 Value context_reply(NativeCall& call) {
-  if (!context_actor(call).reply(call.arg(1))) {
+  Actor& actor = context_actor(call);
+  if (!call.arg(0).as<ActorContext>()->owned_by(call.task)) {
+    throw_error(ExcClass::ActorException, "reply: ctx is usable only inside its handler");
+  }
+  if (!actor.reply(call.arg(1))) {
     throw_error(ExcClass::ActorException,
                 "reply: this message expects no reply, or it was replied to already");
   }
@@ -156,7 +160,9 @@ Value supervisor_restarts(NativeCall& call) {
 // ---- the activation loop's natives (prelude: __actor_run) --------------------
 
 Value actor_next(NativeCall& call) {
-  switch (context_actor(call).next(call.can_park)) {
+  Actor& actor = context_actor(call);
+  call.arg(0).as<ActorContext>()->bind(call.task);
+  switch (actor.next(call.can_park)) {
     case Actor::Next::Message:
       return Value::boolean(true);
     case Actor::Next::Yield:
