@@ -101,11 +101,12 @@ std::string printable(std::string_view input) {
 }
 
 // Renames what a fuzzed program must not reach: leaving the process,
-// files, and tasks on other threads.
+// files, and tasks on other threads (async, actors, channels, pipelines).
 std::string defuse(std::string text) {
   static const std::pair<std::string_view, std::string_view> kRenames[] = {
-      {"exit", "exot"},   {"io/", "xo/"},     {"async", "asynk"},
-      {"await", "awayt"}, {"scope", "scoop"}, {"__", "_x"},
+      {"exit", "exot"},     {"io/", "xo/"},   {"async", "asynk"},       {"await", "awayt"},
+      {"scope", "scoop"},   {"__", "_x"},     {"actor/", "xctor/"},     {"chan", "chxn"},
+      {"select", "selxct"}, {"pmap", "pmxp"}, {"pipeline", "pipexine"},
   };
   for (auto [from, to] : kRenames) {
     for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
@@ -147,7 +148,8 @@ class Harness {
     if (++tally_.inputs % 500 == 0) fresh_runtime();
     // WEFT_FUZZ_LOG=path keeps the input being checked in `path`, so that
     // one that crashes the process can be found and reproduced.
-    if (const char* log = std::getenv("WEFT_FUZZ_LOG")) std::ofstream(log, std::ios::binary) << text;
+    if (const char* log = std::getenv("WEFT_FUZZ_LOG"))
+      std::ofstream(log, std::ios::binary) << text;
     // WEFT_FUZZ_DUMP=dir writes every input to dir/N.weft instead of running
     // it (to run them one process each, e.g. with `weft`).
     if (const char* dir = std::getenv("WEFT_FUZZ_DUMP")) {
@@ -236,8 +238,8 @@ class Harness {
       describe(fiber.result);
     } else if (status == RunStatus::Failed) {
       ++tally_.failed;
-      ASSERT_TRUE(fiber.exception.is(ObjType::Exception))
-          << display(fiber.exception) << "\n" << printable(source->text);
+      ASSERT_TRUE(fiber.exception.is(ObjType::Exception)) << display(fiber.exception) << "\n"
+                                                          << printable(source->text);
       const Exception& e = *fiber.exception.as<Exception>();
       EXPECT_TRUE(e.message().is(ObjType::String));
       describe(fiber.exception);
@@ -287,29 +289,37 @@ const char* const kInts[] = {"0",
                              "9223372036854775806",
                              "4611686018427387904",
                              "-4611686018427387904"};
-const char* const kFloats[] = {"0.0", "-0.0", "0.5", "1.5", "-2.25", "3.14", "1e308",
-                               "-1e308", "1e-308", "2.0", "1e16", "0.1"};
+const char* const kFloats[] = {"0.0",   "-0.0",   "0.5",    "1.5", "-2.25", "3.14",
+                               "1e308", "-1e308", "1e-308", "2.0", "1e16",  "0.1"};
 const char* const kStrings[] = {
-    R"("")",         R"("a")",        R"("abc")",       R"("héllo")",     R"("a,b,c")",
-    R"("  x  ")",    R"("\n\t")",     R"("123")",       R"("-4.5")",      R"("[1,2,{\"a\":null}]")",
-    R"("{\"k\":1}")", R"("(")",        R"("a+")",        R"("(a)(b)?")",   R"("\\d+")",
-    R"("[")",        R"("😀")",       R"("\u{1F600}x")", R"("key")",       R"("size")",
-    R"("1e400")",    R"("\"")",       R"("#{x}")",      R"("nan")",       R"(" 12 ")"};
+    R"("")",          R"("a")",    R"("abc")",        R"("héllo")",   R"("a,b,c")",
+    R"("  x  ")",     R"("\n\t")", R"("123")",        R"("-4.5")",    R"("[1,2,{\"a\":null}]")",
+    R"("{\"k\":1}")", R"("(")",    R"("a+")",         R"("(a)(b)?")", R"("\\d+")",
+    R"("[")",         R"("😀")",    R"("\u{1F600}x")", R"("key")",     R"("size")",
+    R"("1e400")",     R"("\"")",   R"("#{x}")",       R"("nan")",     R"(" 12 ")"};
 const char* const kKeys[] = {"a", "b", "key", "size", "kids", "greet", "n", "x"};
-const char* const kClasses[] = {"Exception",       "RuntimeException",   "TypeException",
-                                "ArgumentException", "IOError",          "ParseException",
-                                "AssertionException", "NetworkException", "ConcurrencyException",
-                                "TimeoutException", "CancellationException"};
-const char* const kBinaryOps[] = {"+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=",
-                                  "&&", "||", ".."};
+const char* const kClasses[] = {"Exception",
+                                "RuntimeException",
+                                "TypeException",
+                                "ArgumentException",
+                                "IOError",
+                                "ParseException",
+                                "AssertionException",
+                                "NetworkException",
+                                "ConcurrencyException",
+                                "TimeoutException",
+                                "CancellationException"};
+const char* const kBinaryOps[] = {
+    "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", ".."};
 const char* const kPrefixOps[] = {"+", "-", "*", "/", "%", "<", "==", "&&", "||"};
 const char* const kMethods[] = {
-    "size",  "empty?",  "add",    "append",  "pop",    "get",     "first",  "last",
-    "sort",  "reverse", "slice",  "contains", "index_of", "join",  "insert", "remove_at",
-    "keys",  "values",  "set",    "delete",  "upper",  "lower",   "trim",   "split",
-    "starts_with", "ends_with", "replace", "find", "to_i", "to_f", "substr", "chars",
-    "repeat", "to_a",   "map",    "filter",  "reduce", "each",    "sort_by", "value",
-    "reset", "compare_and_set", "swap", "nope",  "greet", "message"};
+    "size",   "empty?",    "add",     "append",      "pop",       "get",      "first",
+    "last",   "sort",      "reverse", "slice",       "contains",  "index_of", "join",
+    "insert", "remove_at", "keys",    "values",      "set",       "delete",   "upper",
+    "lower",  "trim",      "split",   "starts_with", "ends_with", "replace",  "find",
+    "to_i",   "to_f",      "substr",  "chars",       "repeat",    "to_a",     "map",
+    "filter", "reduce",    "each",    "sort_by",     "value",     "reset",    "compare_and_set",
+    "swap",   "nope",      "greet",   "message"};
 // Methods that store an argument into their receiver: their arguments must
 // not refer to variables (a container holding itself is a cycle).
 // (.swap stores what its callback returns, so it gets no callback here.)
@@ -322,12 +332,14 @@ bool takes_callback(std::string_view m) {
 }
 
 // Builtins the grammar calls; those the runtime lacks are dropped.
-const char* const kBuiltins[] = {
-    "abs",      "assert",   "ceil",       "floor",         "freeze",       "frozen?",
-    "json/parse", "json/stringify", "max", "min",           "now",          "now_ms",
-    "print",    "println",  "quot",       "rand",          "range",        "re/find_all",
-    "re/match", "re/replace", "re/split", "round",         "sqrt",         "str",
-    "str/join", "typeof",   "atom",       "__new_exception", "__sort_by_keys"};
+const char* const kBuiltins[] = {"abs",           "assert",      "ceil",       "floor",
+                                 "freeze",        "frozen?",     "json/parse", "json/stringify",
+                                 "max",           "min",         "now",        "now_ms",
+                                 "print",         "println",     "quot",       "rand",
+                                 "range",         "re/find_all", "re/match",   "re/replace",
+                                 "re/split",      "round",       "sqrt",       "str",
+                                 "str/join",      "typeof",      "atom",       "__new_exception",
+                                 "__sort_by_keys"};
 
 class Grammar {
  public:
@@ -423,8 +435,8 @@ class Grammar {
   std::string path(bool fresh) {
     if (fresh) return literal();
     std::string root = catches_ > 0 && chance(20) ? "$ex" : variable(false);
-    if (root.empty() || !(std::isalpha(static_cast<unsigned char>(root[0])) || root[0] == '$' ||
-                          root[0] == '_') ||
+    if (root.empty() ||
+        !(std::isalpha(static_cast<unsigned char>(root[0])) || root[0] == '$' || root[0] == '_') ||
         root == "nil" || root == "true" || root == "false") {
       return root;
     }
@@ -525,7 +537,8 @@ class Grammar {
         if (fresh) return "(new " + std::string(pick(kClasses)) + " " + pick(kStrings) + ")";
         return try_form(depth - 1);
       case 22:
-        if (fresh || in_callback_) return "(new " + std::string(pick(kClasses)) + " " + pick(kStrings) + ")";
+        if (fresh || in_callback_)
+          return "(new " + std::string(pick(kClasses)) + " " + pick(kStrings) + ")";
         return "((fn [p] " + callback_body(depth - 1, {"p"}) + ") " + expr(depth - 1) + ")";
       default:
         if (fresh) return "(typeof " + expr(depth - 1, true) + ")";
@@ -606,8 +619,8 @@ class Grammar {
     ++loops_;
     std::string body = block_body(depth);
     if (with_break) {
-      body += chance(70) ? " (if " + expr(depth, false) + " (break " + expr(depth) + "))"
-                         : " (break)";
+      body +=
+          chance(70) ? " (if " + expr(depth, false) + " (break " + expr(depth) + "))" : " (break)";
     }
     --loops_;
     return body;
@@ -660,8 +673,8 @@ class Grammar {
         return "(" + *v + " " + pick(kCompound) + " " + literal() + ")";
       case 4: {
         if (v == nullptr) return expr(depth);
-        std::string target = *v + "/" +
-                             (chance(50) ? std::to_string(static_cast<int>(below(3)) - 1) : pick_key());
+        std::string target =
+            *v + "/" + (chance(50) ? std::to_string(static_cast<int>(below(3)) - 1) : pick_key());
         if (chance(30)) target += "/" + pick_key();
         if (chance(30)) return "(" + target + " " + pick(kCompound) + " " + literal() + ")";
         return "(" + target + " = " + expr(depth, true) + ")";
@@ -688,8 +701,8 @@ class Grammar {
       case 10:
         return for_form(depth);
       case 11:
-        return "(repeat " + std::string(chance(80) ? std::to_string(below(5)) : pick(kInts)) +
-               " " + loop_body(depth - 1, false) + ")";
+        return "(repeat " + std::string(chance(80) ? std::to_string(below(5)) : pick(kInts)) + " " +
+               loop_body(depth - 1, false) + ")";
       case 12:
         return "(loop " + loop_body(depth - 1, true) + ")";
       case 13:
@@ -701,7 +714,10 @@ class Grammar {
         if (!in_function_ && below(1000) >= 3) return expr(depth);
         return chance(30) ? "(return)" : "(return " + expr(depth - 1) + ")";
       case 16:
-        return "(throw " + (chance(50) ? expr(depth - 1) : "(new " + std::string(pick(kClasses)) + " " + pick(kStrings) + ")") + ")";
+        return "(throw " +
+               (chance(50) ? expr(depth - 1)
+                           : "(new " + std::string(pick(kClasses)) + " " + pick(kStrings) + ")") +
+               ")";
       case 17:
         return "(case " + expr(depth - 1) + " when " + literal() + " " + block_body(depth - 1) +
                " else " + block_body(depth - 1) + ")";
@@ -862,11 +878,12 @@ std::vector<std::string> load_corpus() {
     // it would start; programs that use the concurrency forms are covered
     // by tests/lang/async and stress/ instead.
     const std::string& body = text.str();
-    bool concurrent = body.find("async") != std::string::npos ||
-                      body.find("await") != std::string::npos ||
-                      body.find("scope") != std::string::npos ||
-                      body.find("Future") != std::string::npos ||
-                      body.find("sleep") != std::string::npos;
+    bool concurrent =
+        body.find("async") != std::string::npos || body.find("await") != std::string::npos ||
+        body.find("scope") != std::string::npos || body.find("Future") != std::string::npos ||
+        body.find("sleep") != std::string::npos || body.find("actor/") != std::string::npos ||
+        body.find("chan") != std::string::npos || body.find("select") != std::string::npos ||
+        body.find("pmap") != std::string::npos || body.find("pipeline") != std::string::npos;
     if (body.size() < 100'000 && !concurrent) out.push_back(body);
   }
   return out;
@@ -977,7 +994,8 @@ class Mutator {
                             tokens.begin() + static_cast<long>(end));
     switch (grammar_.below(9)) {
       case 0:  // delete the form
-        tokens.erase(tokens.begin() + static_cast<long>(at), tokens.begin() + static_cast<long>(end));
+        tokens.erase(tokens.begin() + static_cast<long>(at),
+                     tokens.begin() + static_cast<long>(end));
         break;
       case 1: {  // duplicate it somewhere else
         size_t to = grammar_.below(tokens.size() + 1);
@@ -990,27 +1008,55 @@ class Mutator {
         size_t other_end = form_end(tokens, other);
         std::vector<Token> copy(tokens.begin() + static_cast<long>(other),
                                 tokens.begin() + static_cast<long>(other_end));
-        tokens.erase(tokens.begin() + static_cast<long>(at), tokens.begin() + static_cast<long>(end));
+        tokens.erase(tokens.begin() + static_cast<long>(at),
+                     tokens.begin() + static_cast<long>(end));
         tokens.insert(tokens.begin() + static_cast<long>(at), copy.begin(), copy.end());
         break;
       }
       case 3: {  // replace an atom with an interesting one
-        static const char* const kAtoms[] = {
-            "nil",  "true", "0",     "-1",    "9223372036854775807", "-9223372036854775808",
-            "1e308", "\"\"", "[]",   "{}",    "(break)", "(continue)", "(return)",
-            "$ex",  "(throw \"boom\")", "(0 .. 3)", "x/0/a", "x/.size", "(fn [] 1)",
-            "(loop)", "(while true)", "(new TypeException \"t\")"};
-        std::vector<Token> replacement = tokenize(kAtoms[grammar_.below(sizeof kAtoms / sizeof kAtoms[0])]);
-        tokens.erase(tokens.begin() + static_cast<long>(at), tokens.begin() + static_cast<long>(end));
-        tokens.insert(tokens.begin() + static_cast<long>(at), replacement.begin(), replacement.end());
+        static const char* const kAtoms[] = {"nil",
+                                             "true",
+                                             "0",
+                                             "-1",
+                                             "9223372036854775807",
+                                             "-9223372036854775808",
+                                             "1e308",
+                                             "\"\"",
+                                             "[]",
+                                             "{}",
+                                             "(break)",
+                                             "(continue)",
+                                             "(return)",
+                                             "$ex",
+                                             "(throw \"boom\")",
+                                             "(0 .. 3)",
+                                             "x/0/a",
+                                             "x/.size",
+                                             "(fn [] 1)",
+                                             "(loop)",
+                                             "(while true)",
+                                             "(new TypeException \"t\")"};
+        std::vector<Token> replacement =
+            tokenize(kAtoms[grammar_.below(sizeof kAtoms / sizeof kAtoms[0])]);
+        tokens.erase(tokens.begin() + static_cast<long>(at),
+                     tokens.begin() + static_cast<long>(end));
+        tokens.insert(tokens.begin() + static_cast<long>(at), replacement.begin(),
+                      replacement.end());
         break;
       }
       case 4: {  // wrap it
-        static const char* const kWraps[][2] = {
-            {"(do ", ")"},      {"(try ", " catch * nil)"}, {"(try ", " finally nil)"},
-            {"(loop ", " (break))"}, {"(fn [] ", ")"},     {"(if true ", ")"},
-            {"(while false ", ")"}, {"[", "]"},             {"(", " .size)"},
-            {"(for q in ", " q)"},  {"(repeat 2 ", ")"},    {"(println ", ")"}};
+        static const char* const kWraps[][2] = {{"(do ", ")"},
+                                                {"(try ", " catch * nil)"},
+                                                {"(try ", " finally nil)"},
+                                                {"(loop ", " (break))"},
+                                                {"(fn [] ", ")"},
+                                                {"(if true ", ")"},
+                                                {"(while false ", ")"},
+                                                {"[", "]"},
+                                                {"(", " .size)"},
+                                                {"(for q in ", " q)"},
+                                                {"(repeat 2 ", ")"},
+                                                {"(println ", ")"}};
         const auto& wrap = kWraps[grammar_.below(sizeof kWraps / sizeof kWraps[0])];
         tokens.insert(tokens.begin() + static_cast<long>(end), Token{Token::Atom, wrap[1]});
         tokens.insert(tokens.begin() + static_cast<long>(at), Token{Token::Atom, wrap[0]});
@@ -1186,7 +1232,8 @@ TEST(Robustness, HostileSnippets) {
       "(for i x in (range 3) (println i x))",
       "(var a [1 2 3]) (for x in a (a .add x) (if ((a .size) > 50) (break)))",
       "(var m {^a 1}) (for k v in m (m .set (str k \"x\") v) (if ((m .size) > 50) (break)))",
-      "(var m {^a 1 ^b 2 ^c 3}) (for k v in m (m .delete \"a\") (m .delete \"b\") (m .set \"d\" 4))",
+      "(var m {^a 1 ^b 2 ^c 3}) (for k v in m (m .delete \"a\") (m .delete \"b\") (m .set \"d\" "
+      "4))",
       "(println #\"#{#\"#{#\"#{1}\"}\"}\")",
       "(println 1 2 3 ^sep \"-\")",
       "(case (0.0 / 1) when nil 1 else 2)",
