@@ -145,26 +145,24 @@ void Actor::start_activation() {
                           false, nullptr, 0, {});
 }
 
-Actor::Next Actor::next(bool may_linger) {
+Actor::Next Actor::next(bool may_linger, ActorContext& activation) {
   Envelope envelope;
-  switch (mailbox_.take(envelope, lingered_ || !may_linger)) {
+  switch (mailbox_.take(envelope, activation.lingered || !may_linger)) {
     case MailboxTake::Item:
-      lingered_ = false;
+      activation.lingered = false;
       // Rule 2: a one-for-all restart of a sibling restarts this one here.
       if (restart_pending_.exchange(false, std::memory_order_acq_rel)) {
         state_ = copy_message(initial_state_);
       }
       current_ = std::move(envelope);
       replied_ = false;
-      if (++batch_ < kBatch) return Next::Message;
-      batch_ = 0;
+      if (++activation.batch < kBatch) return Next::Message;
+      activation.batch = 0;
       return Next::Yield;
     case MailboxTake::Empty:
-      lingered_ = true;
+      activation.lingered = true;
       return Next::Linger;
     case MailboxTake::Idle:
-      batch_ = 0;
-      lingered_ = false;
       return Next::Idle;
     case MailboxTake::Finished:
       finish();

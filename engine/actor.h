@@ -4,7 +4,7 @@
 // which asks this file for each message (engine/stdlib/actors.cpp).
 //
 // Protocol (on top of mailbox.h rules 1-5):
-//   1. `state_`, `current_`, `replied_` and `batch_` belong to the running
+//   1. `state_`, `current_` and `replied_` belong to the running
 //      activation: at most one runs at a time (mailbox.h rule 2), and the
 //      mailbox lock orders one activation's writes before the next one's
 //      reads (rule 5).
@@ -41,6 +41,7 @@
 namespace weft {
 
 class Proto;
+class ActorContext;
 class Runtime;
 class Supervisor;
 
@@ -93,8 +94,10 @@ class Actor final : public Obj {
   // empty (the task yields, then asks again: mailbox.h rule 3); Idle when
   // there is none (the activation ends; if the actor is finished,
   // finish() has run).
-  // `may_linger`: the caller can yield and call again.
-  Next next(bool may_linger);
+  // `may_linger`: the caller can yield and call again. `activation` holds
+  // the activation's own counters: nothing of the actor may be written
+  // after take() gave Idle, since the next activation may run already.
+  Next next(bool may_linger, ActorContext& activation);
   const Value& handler() const { return handler_; }
   const Value& message() const { return current_.message; }
   const Value& state() const { return state_; }
@@ -134,8 +137,6 @@ class Actor final : public Obj {
   Value state_;
   Envelope current_;
   bool replied_ = false;
-  bool lingered_ = false;
-  unsigned batch_ = 0;
   const Proto* origin_proto_ = nullptr;
   uint32_t origin_pc_ = 0;
   // Rule 4.
@@ -163,6 +164,10 @@ class ActorContext final : public Obj {
     return task != nullptr && owner_.load(std::memory_order_relaxed) == task;
   }
   void release_children(DestroyWorklist& worklist) override { release_into(actor_, worklist); }
+
+  // Touched only by the activation's task (Actor::next).
+  bool lingered = false;
+  unsigned batch = 0;
 
  private:
   Value actor_;

@@ -161,8 +161,9 @@ Value supervisor_restarts(NativeCall& call) {
 
 Value actor_next(NativeCall& call) {
   Actor& actor = context_actor(call);
-  call.arg(0).as<ActorContext>()->bind(call.task);
-  switch (actor.next(call.can_park)) {
+  ActorContext& activation = *call.arg(0).as<ActorContext>();
+  activation.bind(call.task);
+  switch (actor.next(call.can_park, activation)) {
     case Actor::Next::Message:
       return Value::boolean(true);
     case Actor::Next::Yield:
