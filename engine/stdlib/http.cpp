@@ -117,9 +117,12 @@ class HttpServerObject final : public ServiceResource {
 // Turns the handler task's outcome into the response (see the top).
 class ResponseWaiter final : public Waiter {
  public:
-  ResponseWaiter(Value future, HttpResponder responder)
-      : future_(std::move(future)), responder_(std::move(responder)) {}
+  ResponseWaiter(Value future, HttpResponder responder, TimerHandle deadline)
+      : future_(std::move(future)),
+        responder_(std::move(responder)),
+        deadline_(std::move(deadline)) {}
   void on_settled(Outcome outcome) noexcept override {
+    deadline_.cancel();
     try {
       (void)responder_.respond(make_response(outcome));
     } catch (...) {
@@ -132,8 +135,11 @@ class ResponseWaiter final : public Waiter {
   HttpResponse make_response(Outcome outcome) {
     Future* f = future_.as<Future>();
     if (outcome != Outcome::Success) {
-      std::string cause = outcome == Outcome::Failure ? display(f->result()) : "cancelled";
-      std::fprintf(stderr, "http/serve: the handler failed: %s\n", cause.c_str());
+      // A cancelled handler (a timeout, which answered and said so, or the
+      // server stopping) is not logged again.
+      if (outcome == Outcome::Failure) {
+        std::fprintf(stderr, "http/serve: the handler failed: %s\n", display(f->result()).c_str());
+      }
       return HttpResponse{500, {}, "internal server error\n"};
     }
     const Value& result = f->result();
@@ -154,6 +160,7 @@ class ResponseWaiter final : public Waiter {
 
   Value future_;
   HttpResponder responder_;
+  TimerHandle deadline_;
 };
 
 Value request_map(HttpRequest& request) {
@@ -179,20 +186,43 @@ Value serve(NativeCall& call) {
   if (!port.is_nil()) options.port = port_arg(port, fn);
   Value host = keyword_arg(call, "host");
   if (host.is(ObjType::String)) options.host = host.as<String>()->str();
+  // A handler that has not answered within ^handler_timeout seconds
+  // (default 30) gets a 503 sent for it and is cancelled.
+  std::chrono::nanoseconds handler_timeout = std::chrono::seconds(30);
+  if (keyword_arg(call, "handler_timeout").is_number()) {
+    double seconds = keyword_arg(call, "handler_timeout").as_number();
+    if (!(seconds > 0 && seconds <= 1e6)) {
+      throw_error(ExcClass::ArgumentException,
+                  std::string(fn) + ": ^handler_timeout must be between 0 and 1e6 seconds");
+    }
+    handler_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(seconds));
+  }
   Runtime& runtime = call.runtime;
   Value handle = builtin_named(runtime, "__http_handle");
-  NetResult<HttpServer> server =
-      http_serve(runtime.io(), options,
-                 [&runtime, handler, handle](HttpRequest request, HttpResponder responder) {
-                   Value task = ScriptTask::spawn(runtime, handle, {handler, request_map(request)},
-                                                  false, nullptr, 0, {});
-                   Future* f = task.as<Future>();
-                   f->mark_handled();  // the waiter reports a failure
-                   auto* waiter = new ResponseWaiter(task, std::move(responder));
-                   if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
-                     waiter->on_settled(f->outcome());
-                   }
-                 });
+  NetResult<HttpServer> server = http_serve(
+      runtime.io(), options,
+      [&runtime, handler, handle, handler_timeout](HttpRequest request, HttpResponder responder) {
+        Value task = ScriptTask::spawn(runtime, handle, {handler, request_map(request)}, false,
+                                       nullptr, 0, {});
+        Future* f = task.as<Future>();
+        f->mark_handled();  // the waiter reports a failure
+        TimerHandle deadline = runtime.io().start_timer(
+            handler_timeout, [task, responder, handler_timeout](bool fired) mutable {
+              if (fired && responder.respond(HttpResponse{503, {}, "the handler timed out\n"})) {
+                std::fprintf(stderr,
+                             "http/serve: the handler did not answer within %.3g s; "
+                             "answered 503 and cancelled it\n",
+                             std::chrono::duration<double>(handler_timeout).count());
+                (void)task.as<Future>()->cancel();
+              }
+              task = Value();
+            });
+        auto* waiter = new ResponseWaiter(task, std::move(responder), std::move(deadline));
+        if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
+          waiter->on_settled(f->outcome());
+        }
+      });
   if (!server.ok())
     throw_error(ExcClass::NetworkException,
                 std::string(fn) + ": " + server.error().address + ": " + server.error().message);
