@@ -32,7 +32,8 @@
 //      that task consumed what the wake announced and the woken one parks
 //      again. So every item is taken exactly once and no wake is lost.
 //   6. A waker pops a ticket under the lock and wakes it after leaving the
-//      lock (a wake may drop the last reference on a task); a stale ticket
+//      lock (a wake may drop the last reference on a task; so are stale
+//      tickets swept out of a list dropped after the lock); a stale ticket
 //      (parker.h rule 2) is skipped and the next is popped. A task whose
 //      park was claimed but that does not retry here (interrupted, or a
 //      select that took another clause) calls pass_on(), which wakes the
@@ -69,12 +70,13 @@ class ChannelCore {
   // Rule 2. On Done the value was moved in; otherwise it is untouched.
   ChannelOp send(T& value, const Parking* parking) {
     ParkedTask receiver;
+    std::deque<ParkedTask> swept;  // dropped after the lock (rule 6)
     {
       std::lock_guard guard(lock_);
       if (closed_) return ChannelOp::Closed;
       if (capacity_ != 0 && items_.size() >= capacity_) {
         if (parking == nullptr) return ChannelOp::WouldBlock;
-        senders_.push(ParkedTask(parking->task, parking->parker, parking->epoch));
+        senders_.push(ParkedTask(parking->task, parking->parker, parking->epoch), swept);
         return ChannelOp::Parked;
       }
       items_.push_back(std::move(value));
@@ -87,6 +89,7 @@ class ChannelCore {
   // Rule 3. On Done `out` holds the item.
   ChannelOp recv(T& out, const Parking* parking) {
     ParkedTask sender;
+    std::deque<ParkedTask> swept;  // dropped after the lock (rule 6)
     {
       std::lock_guard guard(lock_);
       if (items_.empty()) {
@@ -96,7 +99,7 @@ class ChannelCore {
         }
         if (closed_) return ChannelOp::Closed;
         if (parking == nullptr) return ChannelOp::WouldBlock;
-        receivers_.push(ParkedTask(parking->task, parking->parker, parking->epoch));
+        receivers_.push(ParkedTask(parking->task, parking->parker, parking->epoch), swept);
         return ChannelOp::Parked;
       }
       out = std::move(items_.front());
@@ -111,7 +114,8 @@ class ChannelCore {
   bool close() { return close_with(nullptr); }
   bool fail(T error) { return close_with(&error); }
 
-  // Every item still buffered, for the owner's destruction (no other
+  // Every item still buffered, then the failure value (a default T when
+  // the channel never failed), for the owner's destruction (no other
   // holder is left then).
   std::deque<T> take_items() {
     std::lock_guard guard(lock_);

@@ -3,9 +3,9 @@
 //
 // Tickets go stale when their task moves on without being claimed here (a
 // select that took another clause, a cancelled wait). wake_one() skips
-// them; push() drops them in one sweep whenever the list has doubled since
-// the last sweep, so a list holds at most about twice its live tickets and
-// the sweeps cost O(1) per push, amortised.
+// them; push() sweeps them out (handing them to the owner to drop after its
+// lock) whenever the list has doubled since the last sweep, so a list holds at most about twice its
+// live tickets and the sweeps cost O(1) per push, amortised.
 #pragma once
 
 #include <cstddef>
@@ -18,8 +18,10 @@ namespace weft {
 
 class WaitList {
  public:
-  void push(ParkedTask ticket) {
-    if (tickets_.size() >= 2 * live_after_sweep_ + 16) sweep();
+  // Stale tickets swept out go to `dropped`, for the owner to destroy after
+  // leaving its lock (dropping a ticket may delete its task).
+  void push(ParkedTask ticket, std::deque<ParkedTask>& dropped) {
+    if (tickets_.size() >= 2 * live_after_sweep_ + 16) sweep(dropped);
     tickets_.push_back(std::move(ticket));
   }
   // Takes the oldest ticket, to be woken after the owner's lock is left
@@ -39,10 +41,10 @@ class WaitList {
   [[nodiscard]] std::size_t size() const noexcept { return tickets_.size(); }
 
  private:
-  void sweep() {
+  void sweep(std::deque<ParkedTask>& dropped) {
     std::deque<ParkedTask> live;
     for (ParkedTask& ticket : tickets_) {
-      if (!ticket.stale()) live.push_back(std::move(ticket));
+      (ticket.stale() ? dropped : live).push_back(std::move(ticket));
     }
     tickets_ = std::move(live);
     live_after_sweep_ = tickets_.size();
