@@ -152,6 +152,10 @@ Value select_ready(NativeCall& call) {
     throw_error(ExcClass::TypeException, "select expects clauses [source handler]");
   }
   std::vector<Value> clauses = clauses_value.as<Array>()->snapshot();
+  if (clauses.empty() && !call.arg(1).is(ObjType::Future)) {
+    throw_error(ExcClass::ArgumentException,
+                "select needs at least one clause [source handler] or a ^timeout");
+  }
   // Checked before any ticket is left: a throw with tickets armed would
   // leave wakes nobody passes on.
   for (const Value& clause : clauses) {
