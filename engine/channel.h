@@ -11,6 +11,8 @@
 
 namespace weft {
 
+class ScriptTask;
+
 class Channel final : public Obj {
  public:
   // capacity 0: unbounded.
@@ -23,5 +25,14 @@ class Channel final : public Obj {
  private:
   ChannelCore<Value> core_;
 };
+
+// One send or receive on `channel` (a Channel value) by `task`, or by
+// nobody that may wait (nullptr: Parked never happens, WouldBlock does).
+// On Parked the task has left its ticket and recorded the park
+// (ScriptTask rule 4); the caller suspends it and runs the operation again
+// when it resumes. On Done the value was moved in, or `out` holds the item;
+// on Failed `out` holds the channel's error.
+ChannelOp send_or_park(const Value& channel, Value& value, ScriptTask* task);
+ChannelOp receive_or_park(const Value& channel, Value& out, ScriptTask* task);
 
 }  // namespace weft

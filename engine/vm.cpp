@@ -322,16 +322,8 @@ Value take_interrupt(const Fiber& f, ScriptTask& task) {
 // One receive for `for x in channel`: true with the item in `out`, or with
 // `out` missing once the channel is closed and drained; false when the
 // task parked.
-bool receive_or_park(const Value& channel, Value& out, ScriptTask* task) {
-  ChannelCore<Value>& core = channel.as<Channel>()->core();
-  ChannelOp op;
-  if (task != nullptr) {
-    Parking parking = task->begin_park();
-    op = core.recv(out, &parking);
-  } else {
-    op = core.recv(out, nullptr);
-  }
-  switch (op) {
+bool receive_for_loop(const Value& channel, Value& out, ScriptTask* task) {
+  switch (receive_or_park(channel, out, task)) {
     case ChannelOp::Done:
       return true;
     case ChannelOp::Closed:
@@ -340,7 +332,6 @@ bool receive_or_park(const Value& channel, Value& out, ScriptTask* task) {
     case ChannelOp::Failed:
       throw ScriptThrow{std::move(out)};
     case ChannelOp::Parked:
-      task->parked(channel, false);
       return false;
     case ChannelOp::WouldBlock:
       break;
@@ -984,7 +975,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
               // Reads until the channel is closed and drained, parking the
               // task while it is empty (ScriptTask rule 4).
               Value item;
-              if (!receive_or_park(coll, item, task)) {
+              if (!receive_for_loop(coll, item, task)) {
                 frame->pc = pc - 1;
                 park_interrupt_check(f, *task);
                 return RunStatus::Suspended;

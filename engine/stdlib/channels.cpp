@@ -48,23 +48,15 @@ Value make_channel(NativeCall& call) {
 }
 
 Value channel_send(NativeCall& call) {
-  Channel& channel = channel_arg(call);
+  (void)channel_arg(call);
   Value value = call.arg(1);
-  ChannelOp op = ChannelOp::WouldBlock;
-  if (call.can_park) {
-    Parking parking = call.task->begin_park();
-    op = channel.core().send(value, &parking);
-  } else {
-    op = channel.core().send(value, nullptr);
-  }
-  switch (op) {
+  switch (send_or_park(call.arg(0), value, call.can_park ? call.task : nullptr)) {
     case ChannelOp::Done:
       return Value();
     case ChannelOp::Closed:
     case ChannelOp::Failed:
       throw_error(ExcClass::ChannelClosedException, "send on a closed channel");
     case ChannelOp::Parked:
-      call.task->parked(call.arg(0), false);
       call.parked = true;
       return Value();
     case ChannelOp::WouldBlock:
@@ -74,16 +66,9 @@ Value channel_send(NativeCall& call) {
 }
 
 Value channel_recv(NativeCall& call) {
-  Channel& channel = channel_arg(call);
+  (void)channel_arg(call);
   Value item;
-  ChannelOp op = ChannelOp::WouldBlock;
-  if (call.can_park) {
-    Parking parking = call.task->begin_park();
-    op = channel.core().recv(item, &parking);
-  } else {
-    op = channel.core().recv(item, nullptr);
-  }
-  switch (op) {
+  switch (receive_or_park(call.arg(0), item, call.can_park ? call.task : nullptr)) {
     case ChannelOp::Done:
       return item;
     case ChannelOp::Closed:
@@ -91,7 +76,6 @@ Value channel_recv(NativeCall& call) {
     case ChannelOp::Failed:
       throw ScriptThrow{std::move(item)};
     case ChannelOp::Parked:
-      call.task->parked(call.arg(0), false);
       call.parked = true;
       return Value();
     case ChannelOp::WouldBlock:

@@ -1,9 +1,9 @@
-// The wait protocols of scheduler/parker.h, channel.h and mailbox.h,
-// hammered from many tasks on a real Scheduler (and, for the mailbox, from
-// plain threads): every item taken exactly once, per-producer order kept,
-// no wake lost when a woken task leaves, close waking everyone, and the
-// mailbox's results. (tests/unit/channel_core_test.cpp and mailbox_test.cpp
-// have the larger storms.) Run under ThreadSanitizer in CI.
+// The wait protocols of scheduler/parker.h and channel.h, hammered from
+// many tasks on a real Scheduler: every item taken exactly once,
+// per-producer order kept,
+// no wake lost when a woken task leaves, close waking everyone.
+// (tests/unit/channel_core_test.cpp has the larger storms, and
+// mailbox_test.cpp the mailbox.) Run under ThreadSanitizer in CI.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "scheduler/channel.h"
-#include "scheduler/mailbox.h"
 #include "scheduler/parker.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/task.h"
@@ -283,42 +282,6 @@ TEST(ChannelCoreTasks, WithoutParkingFullAndEmptyWouldBlock) {
   EXPECT_EQ(b, 2);  // untouched when not sent
   EXPECT_EQ(core.capacity(), 1u);
   EXPECT_EQ(core.size(), 1u);
-}
-
-// ---- Mailbox -------------------------------------------------------------------
-
-TEST(MailboxProtocol, CloseRefusesThenFinishesAfterTheQueuedItems) {
-  Mailbox<int> mailbox;
-  int a = 1;
-  EXPECT_EQ(mailbox.push(a), MailboxPush::Activate);
-  int b = 2;
-  EXPECT_EQ(mailbox.push(b), MailboxPush::Queued);
-  EXPECT_EQ(mailbox.close(), MailboxPush::Queued);  // an activation runs
-  int c = 3;
-  EXPECT_EQ(mailbox.push(c), MailboxPush::Refused);
-  EXPECT_EQ(c, 3);
-  int out = 0;
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Item);
-  EXPECT_EQ(out, 1);
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Item);
-  EXPECT_EQ(out, 2);
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Finished);
-  EXPECT_EQ(mailbox.close(), MailboxPush::Refused);
-}
-
-TEST(MailboxProtocol, CloseOnAnIdleMailboxActivatesTheLastActivation) {
-  Mailbox<int> mailbox;
-  int out = 0;
-  int a = 1;
-  EXPECT_EQ(mailbox.push(a), MailboxPush::Activate);
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Item);
-  EXPECT_EQ(mailbox.take(out, false), MailboxTake::Empty);  // lingering keeps it active
-  int b = 2;
-  EXPECT_EQ(mailbox.push(b), MailboxPush::Queued);
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Item);
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Idle);
-  EXPECT_EQ(mailbox.close(), MailboxPush::Activate);
-  EXPECT_EQ(mailbox.take(out), MailboxTake::Finished);
 }
 
 }  // namespace
