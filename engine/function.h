@@ -116,15 +116,17 @@ struct NativeCall {
   // (ScriptTask rule 4): there is a task and the call's registers are
   // intact.
   bool can_park = false;
-  // Set by a native that parked the task (its result is ignored): the
-  // task suspends and runs the call again when it is woken.
-  bool parked = false;
-  // Set by a native that wants the task to yield its worker after the
-  // call (an actor after a batch of messages).
-  bool yield_after = false;
-  // Set by a native that wants to yield its worker first and then be
-  // called again (an actor's activation lingering on an empty mailbox).
-  bool retry_after_yield = false;
+  // What the interpreter does after the native returns.
+  enum class Then : uint8_t {
+    Continue,         // store the result and go on
+    Park,             // the native parked the task (its result is ignored):
+                      // suspend, and run the call again when woken
+    YieldAfter,       // store the result, then yield the worker (an actor
+                      // after a batch of messages)
+    RetryAfterYield,  // yield the worker, then run the call again (an
+                      // actor's activation lingering on an empty mailbox)
+  };
+  Then then = Then::Continue;
 
   const Value& arg(uint32_t i) const {
     static const Value kNil;

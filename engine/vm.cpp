@@ -1140,22 +1140,21 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         call.caller_proto = proto;
         call.caller_pc = static_cast<uint32_t>(pc - 1 - proto->code.data());
         Value result = native.fn()(call);
-        if (call.parked) {
-          // ScriptTask rule 4: the call runs again when the task resumes.
-          frame->pc = pc - 1;
-          park_interrupt_check(f, *task);
-          return RunStatus::Suspended;
+        if (call.then == NativeCall::Then::Continue) {
+          R[call_base] = std::move(result);
+          NEXT;
         }
-        if (call.retry_after_yield && call_rerunnable) {
-          frame->pc = pc - 1;
-          return RunStatus::Yielded;
-        }
-        R[call_base] = std::move(result);
-        if (call.yield_after) {
+        if (call.then == NativeCall::Then::YieldAfter) {
+          R[call_base] = std::move(result);
           frame->pc = pc;
           return RunStatus::Yielded;
         }
-        NEXT;
+        // Park and RetryAfterYield run the call again (ScriptTask rule 4),
+        // which natives ask for only when call.can_park.
+        frame->pc = pc - 1;
+        if (call.then == NativeCall::Then::RetryAfterYield) return RunStatus::Yielded;
+        park_interrupt_check(f, *task);
+        return RunStatus::Suspended;
       }
       throw_error(ExcClass::TypeException, "cannot call " + type_name(callee));
     }

@@ -167,10 +167,10 @@ Value actor_next(NativeCall& call) {
     case Actor::Next::Message:
       return Value::boolean(true);
     case Actor::Next::Yield:
-      call.yield_after = true;
+      call.then = NativeCall::Then::YieldAfter;
       return Value::boolean(true);
     case Actor::Next::Linger:
-      call.retry_after_yield = true;
+      call.then = NativeCall::Then::RetryAfterYield;
       return Value();
     case Actor::Next::Idle:
       break;

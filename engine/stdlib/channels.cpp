@@ -57,7 +57,7 @@ Value channel_send(NativeCall& call) {
     case ChannelOp::Failed:
       throw_error(ExcClass::ChannelClosedException, "send on a closed channel");
     case ChannelOp::Parked:
-      call.parked = true;
+      call.then = NativeCall::Then::Park;
       return Value();
     case ChannelOp::WouldBlock:
       break;
@@ -76,7 +76,7 @@ Value channel_recv(NativeCall& call) {
     case ChannelOp::Failed:
       throw ScriptThrow{std::move(item)};
     case ChannelOp::Parked:
-      call.parked = true;
+      call.then = NativeCall::Then::Park;
       return Value();
     case ChannelOp::WouldBlock:
       break;
@@ -211,7 +211,7 @@ Value select_ready(NativeCall& call) {
     task->end_park(false);
     return chosen;
   }
-  call.parked = true;
+  call.then = NativeCall::Then::Park;
   return Value();
 }
 

@@ -1,7 +1,7 @@
 // The wait protocols of scheduler/parker.h and channel.h, hammered from
 // many tasks on a real Scheduler: every item taken exactly once,
-// per-producer order kept,
-// no wake lost when a woken task leaves, close waking everyone.
+// per-producer order kept, no wake lost when a woken task leaves, close
+// waking everyone.
 // (tests/unit/channel_core_test.cpp has the larger storms, and
 // mailbox_test.cpp the mailbox.) Run under ThreadSanitizer in CI.
 #include <gtest/gtest.h>
