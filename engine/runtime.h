@@ -101,6 +101,18 @@ class Runtime {
   bool exit_requested() const { return exit_code_.load(std::memory_order_acquire) >= 0; }
   int exit_code() const { return exit_code_.load(std::memory_order_acquire); }
 
+  // Work outside the scheduler and the I/O thread that will wake a task
+  // later: a promise an embedding host completes from its own threads
+  // (include/weft/). While any is pending the program is not deadlocked,
+  // however idle its workers are. The count must drop only after the
+  // settle that wakes the task (the deadlock check reads it after seeing
+  // no task active, engine/deadlock.h).
+  void outside_work_started() { outside_work_.fetch_add(1, std::memory_order_seq_cst); }
+  void outside_work_finished() { outside_work_.fetch_sub(1, std::memory_order_seq_cst); }
+  std::uint64_t outside_work_pending() const {
+    return outside_work_.load(std::memory_order_seq_cst);
+  }
+
   // A failure nobody looked at (a future destroyed unhandled, a callback
   // that threw): kept for the program's report; the exit status becomes 70.
   void report_unhandled(std::string message);
@@ -149,6 +161,8 @@ class Runtime {
   std::mutex unhandled_lock_;
   std::vector<std::string> unhandled_;
   std::atomic<bool> had_unhandled_{false};
+  // seq_cst, like the scheduler's task counts it is read together with.
+  std::atomic<std::uint64_t> outside_work_{0};
 };
 
 }  // namespace weft
