@@ -16,7 +16,13 @@ void add_global_options(CLI::App& app, CommandLine& line) {
   app.add_option("--threads", line.threads, "Worker threads (default: one per core)")
       ->check(CLI::Range(1, 1 << 16))
       ->type_name("N");
-  app.add_flag("--stats", line.stats, "Print scheduler statistics on stderr at exit");
+  app.add_flag("--stats", line.stats,
+               "Print task, scheduler, I/O, memory and time statistics on stderr at exit");
+  app.add_option("--dump-tasks-after", line.dump_tasks_after,
+                 "Print every live task (state, what it awaits, stack) after SECONDS, as "
+                 "kill -QUIT does")
+      ->check(CLI::Range(0.0, 1e6))
+      ->type_name("SECONDS");
   app.add_option("--trace", line.trace_file, "Write a Chrome trace-event JSON of task lifetimes")
       ->type_name("FILE");
   app.add_flag("--dump-bytecode", line.dump_bytecode, "Print the compiled bytecode before running");

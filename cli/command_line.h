@@ -7,7 +7,8 @@
 //   weft --version
 //
 // OPTIONS (before or after the subcommand, but before FILE):
-//   --threads N  --stats  --trace FILE  --dump-bytecode
+//   --threads N  --stats  --trace FILE  --dump-tasks-after SECONDS
+//   --dump-bytecode
 // Everything after FILE belongs to the script ($args), even "--foo".
 #pragma once
 
@@ -32,11 +33,14 @@ struct CommandLine {
   std::vector<std::string> test_paths;  // default: tests/lang
   bool test_verbose = false;
 
-  // Scheduler options: parsed and validated now, used once the scheduler
-  // exists. threads == 0 means one worker per core.
+  // Scheduler and diagnostics options. threads == 0 means one worker per
+  // core.
   int threads = 0;
   bool stats = false;
   std::string trace_file;
+  // Print every live task once, this many seconds after the start (as
+  // kill -QUIT does at any time); 0: never.
+  double dump_tasks_after = 0;
 
   bool dump_bytecode = false;
 };

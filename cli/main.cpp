@@ -1,6 +1,9 @@
 // The weft executable: parses the command line and hands each command to
 // its runner. Everything the engine reports comes back as a ProgramResult;
 // printing it, after the script's own output, is done here.
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -11,7 +14,10 @@
 #include "cli/repl.h"
 #include "cli/test_runner.h"
 #include "engine/program.h"
+#include "engine/run_stats.h"
 #include "engine/runtime.h"
+#include "engine/task_report.h"
+#include "io/io_service.h"
 
 namespace weft::cli {
 namespace {
@@ -23,24 +29,58 @@ void print_error(const std::string& error) {
   std::fflush(stderr);
 }
 
-// --stats and --trace are accepted but the scheduler does not count or
-// trace its events yet. Saying so beats silently ignoring a flag the user
-// typed.
+// --trace is accepted but not implemented yet. Saying so beats silently
+// ignoring a flag the user typed.
 void note_scheduler_options(const CommandLine& line) {
-  if (line.stats || !line.trace_file.empty()) {
-    std::fputs("weft: note: --stats and --trace are not implemented yet; ignored\n", stderr);
+  if (!line.trace_file.empty()) {
+    std::fputs("weft: note: --trace is not implemented yet; ignored\n", stderr);
   }
 }
 
-RuntimeOptions runtime_options(const CommandLine& line) {
+// What is printed about a run besides its output: the --stats table at
+// exit (also when the script calls (exit code), which ends the process from
+// a worker), and task dumps on SIGQUIT and after --dump-tasks-after.
+class RunDiagnostics {
+ public:
+  explicit RunDiagnostics(const CommandLine& line) : line_(line) {}
+
+  void attach(Runtime& runtime) {
+    runtime_.store(&runtime, std::memory_order_release);
+    // The dumps run on the I/O thread; they only read the suspended tasks
+    // (engine/suspended_tasks.h rule 3), never stop the program.
+    runtime.io().watch_signal(SIGQUIT, [&runtime] { print_error(dump_tasks(runtime)); });
+    if (line_.dump_tasks_after > 0) {
+      auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(line_.dump_tasks_after));
+      runtime.io().watch_delay(delay, [&runtime] { print_error(dump_tasks(runtime)); });
+    }
+  }
+
+  // At exit, once: after the program's output and errors.
+  void print_stats() {
+    Runtime* runtime = runtime_.load(std::memory_order_acquire);
+    if (!line_.stats || runtime == nullptr || printed_.exchange(true)) return;
+    print_error(format_run_stats(collect_run_stats(*runtime, started_)));
+  }
+
+ private:
+  const CommandLine& line_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // Acquire/release: on_exit may run on a worker while main attaches.
+  std::atomic<Runtime*> runtime_{nullptr};
+  std::atomic<bool> printed_{false};
+};
+
+RuntimeOptions runtime_options(const CommandLine& line, RunDiagnostics* diagnostics) {
   RuntimeOptions options;
   options.script_args = line.script_args;
   options.dump_bytecode = line.dump_bytecode;
   options.threads = static_cast<unsigned>(line.threads);
   // (exit code) ends the process at once, even while other tasks still run
   // or wait; the runtime has flushed the script's output already.
-  options.on_exit = [](int code) {
+  options.on_exit = [diagnostics](int code) {
     std::fflush(stdout);
+    if (diagnostics != nullptr) diagnostics->print_stats();
     std::fflush(stderr);
     std::_Exit(code);
   };
@@ -48,22 +88,26 @@ RuntimeOptions runtime_options(const CommandLine& line) {
 }
 
 int run_script(const CommandLine& line) {
-  Runtime runtime(runtime_options(line));
+  RunDiagnostics diagnostics(line);
+  Runtime runtime(runtime_options(line, &diagnostics));
+  diagnostics.attach(runtime);
   ProgramResult result;
   try {
     result = run_file(runtime, line.file);
   } catch (const ExitRequest& request) {
     runtime.flush_out();
+    diagnostics.print_stats();
     return request.code;
   }
   // Output the script printed before failing comes first.
   runtime.flush_out();
   print_error(result.error);
+  diagnostics.print_stats();
   return result.exit_code;
 }
 
 int start_repl(const CommandLine& line) {
-  Runtime runtime(runtime_options(line));
+  Runtime runtime(runtime_options(line, nullptr));
   int status = run_repl(runtime);
   runtime.flush_out();
   return status;

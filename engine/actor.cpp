@@ -121,8 +121,10 @@ bool Actor::post(Value message, Value reply) {
   Envelope envelope{std::move(message), std::move(reply)};
   switch (mailbox_.push(envelope)) {
     case MailboxPush::Queued:
+      runtime_.count(RuntimeEvent::MessageSent);
       return true;
     case MailboxPush::Activate:
+      runtime_.count(RuntimeEvent::MessageSent);
       start_activation();
       return true;
     case MailboxPush::Refused:

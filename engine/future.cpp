@@ -28,6 +28,7 @@ void Future::report_if_unhandled() {
 bool Future::settle(Outcome outcome, Value value) {
   // Rule 1: the value is written between the claim and the publish.
   if (!core_.try_settle(outcome, [&] { result_ = std::move(value); })) return false;
+  runtime_.count(RuntimeEvent::PromiseSettled);
   dispatch_callbacks();
   return true;
 }
@@ -68,6 +69,7 @@ void Future::dispatch_callbacks() {
     entries.swap(callbacks_);
   }
   if (entries.empty()) return;
+  for (std::size_t i = 0; i < entries.size(); ++i) runtime_.count(RuntimeEvent::CallbackRun);
   int64_t runner = runtime_.find_builtin("__run_future_callbacks");
   if (runner < 0) return;
   // Rule 2: the callbacks run in order, in one task, never on the settling

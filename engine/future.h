@@ -85,6 +85,9 @@ class Future final : public Obj {
   }
   // "file:line" where the task was started, or "" when unknown.
   std::string origin() const;
+  // Where the task was started; null for a future no task computes.
+  const Proto* origin_proto() const { return origin_proto_; }
+  uint32_t origin_pc() const { return origin_pc_; }
 
   void release_children(DestroyWorklist& worklist) override;
 

@@ -14,6 +14,7 @@
 #include "engine/future.h"
 #include "engine/script_task.h"
 #include "engine/string.h"
+#include "engine/task_report.h"
 #include "engine/vm.h"
 #include "lang/compiler.h"
 #include "lang/reader.h"
@@ -76,6 +77,30 @@ class TopLevelFailure final : public Waiter {
   std::atomic<bool> reported_{false};
 };
 
+// How many times the tasks found waiting forever are cancelled before they
+// are left as they are: a task may catch the cancellation and wait again.
+constexpr int kDeadlockCancelRounds = 3;
+
+// Waits until every task has ended. If instead the tasks stall (none can
+// run, no timer, I/O or host promise is pending: scheduler.h, "Holds"),
+// returns the deadlock report, after cancelling the stalled tasks so that
+// the program can end and free them (their finally blocks run).
+std::string wait_for_program_end(Runtime& runtime) {
+  Scheduler& scheduler = runtime.scheduler();
+  if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return "";
+  SuspendedTaskReport stalled = report_suspended_tasks(runtime);
+  std::string report = "deadlock: " + std::to_string(stalled.count) +
+                       (stalled.count == 1 ? " task" : " tasks") + " waiting forever\n" +
+                       stalled.text;
+  for (int round = 0; round < kDeadlockCancelRounds; ++round) {
+    for (Value& future : suspended_task_futures(runtime)) {
+      if (future.is(ObjType::Future)) (void)future.as<Future>()->cancel();
+    }
+    if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return report;
+  }
+  return report + "weft: the deadlocked tasks did not end when cancelled; they are left\n";
+}
+
 }  // namespace
 
 void collect_unhandled(Runtime& runtime, ProgramResult& result) {
@@ -120,8 +145,14 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   if (f->core().add_waiter(on_failure) == AddWaiterResult::AlreadySettled) {
     on_failure.on_settled(f->outcome());
   }
-  runtime.scheduler().wait_for_all_tasks_ended();
+  const std::string deadlock = wait_for_program_end(runtime);
   f->mark_handled();
+  if (!deadlock.empty()) {
+    result.exit_code = kExitRuntimeError;
+    result.error = deadlock;
+    collect_unhandled(runtime, result);
+    return result;
+  }
   switch (f->outcome()) {
     case Outcome::Success:
       result.value = f->result();

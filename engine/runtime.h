@@ -16,6 +16,8 @@
 
 #include "engine/function.h"
 #include "engine/object.h"
+#include "engine/runtime_events.h"
+#include "engine/suspended_tasks.h"
 #include "engine/value.h"
 
 namespace weft {
@@ -96,6 +98,9 @@ class Runtime {
   // The I/O thread (timers now; files and sockets later), made on first use.
   IoService& io();
 
+  // Counts one event for --stats, in the calling worker's own counters.
+  void count(RuntimeEvent event);
+
   // `(exit code)` from any task (see RuntimeOptions::on_exit).
   void request_exit(int code);
   bool exit_requested() const { return exit_code_.load(std::memory_order_acquire) >= 0; }
@@ -104,14 +109,11 @@ class Runtime {
   // Work outside the scheduler and the I/O thread that will wake a task
   // later: a promise an embedding host completes from its own threads
   // (include/weft/). While any is pending the program is not deadlocked,
-  // however idle its workers are. The count must drop only after the
-  // settle that wakes the task (the deadlock check reads it after seeing
-  // no task active, engine/deadlock.h).
-  void outside_work_started() { outside_work_.fetch_add(1, std::memory_order_seq_cst); }
-  void outside_work_finished() { outside_work_.fetch_sub(1, std::memory_order_seq_cst); }
-  std::uint64_t outside_work_pending() const {
-    return outside_work_.load(std::memory_order_seq_cst);
-  }
+  // however idle its workers are. Started before the work is handed out
+  // (while the task that starts it runs); finished only after the settle
+  // that wakes the task (a scheduler hold: "Holds" in scheduler.h).
+  void outside_work_started();
+  void outside_work_finished();
 
   // A failure nobody looked at (a future destroyed unhandled, a callback
   // that threw): kept for the program's report; the exit status becomes 70.
@@ -125,6 +127,9 @@ class Runtime {
   void unregister_actor(Actor* actor);
   void release_actors();
 
+  // The suspended script tasks, for deadlock reports and task dumps.
+  SuspendedTasks& suspended_tasks() { return suspended_tasks_; }
+
   // Keeps a module whose functions the runtime itself uses (the prelude of
   // methods written in Weft); it is freed after everything else.
   void keep_module(std::unique_ptr<Module> module) { kept_modules_.push_back(std::move(module)); }
@@ -134,6 +139,9 @@ class Runtime {
   // refer to the kept modules' functions.
   std::vector<std::unique_ptr<Module>> kept_modules_;
   RuntimeOptions options_;
+  // Early, so destroyed late: a task may be freed (and unlist itself) as
+  // late as the values that refer to it.
+  SuspendedTasks suspended_tasks_;
   std::vector<Value> builtins_;
   std::vector<std::string> builtin_names_;
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> builtin_index_;
@@ -161,8 +169,6 @@ class Runtime {
   std::mutex unhandled_lock_;
   std::vector<std::string> unhandled_;
   std::atomic<bool> had_unhandled_{false};
-  // seq_cst, like the scheduler's task counts it is read together with.
-  std::atomic<std::uint64_t> outside_work_{0};
 };
 
 }  // namespace weft

@@ -18,8 +18,31 @@ Scheduler& Runtime::scheduler() {
 }
 
 IoService& Runtime::io() {
-  std::call_once(io_once_, [this] { io_ = std::make_unique<IoService>(); });
+  std::call_once(io_once_, [this] {
+    // While operations are pending the I/O thread may wake tasks: it holds
+    // the scheduler (io_service.h rule 5), so a program waiting on I/O is
+    // never taken for a deadlocked one.
+    Scheduler& workers = scheduler();
+    IoActivity activity{.busy = [&workers] { workers.hold(); },
+                        .idle = [&workers] { workers.release(); }};
+    io_ = std::make_unique<IoService>(IoConfig{}, std::move(activity));
+  });
   return *io_;
+}
+
+static_assert(static_cast<unsigned>(RuntimeEvent::Count) <= kClientCounters,
+              "the scheduler keeps kClientCounters client counters per worker");
+
+void Runtime::count(RuntimeEvent event) {
+  scheduler().count_client_event(static_cast<unsigned>(event));
+}
+
+void Runtime::outside_work_started() {
+  scheduler().hold();
+}
+
+void Runtime::outside_work_finished() {
+  scheduler().release();
 }
 
 void Runtime::request_exit(int code) {

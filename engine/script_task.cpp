@@ -20,7 +20,10 @@ ScriptTask::ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args
       has_keywords_(has_keywords),
       future_(std::move(future)) {}
 
-ScriptTask::~ScriptTask() = default;
+ScriptTask::~ScriptTask() {
+  // Rule 5: a suspended task nobody can wake any more is deleted listed.
+  if (suspended_link_.listed) runtime_.suspended_tasks().remove(*this);
+}
 
 Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> args,
                         bool has_keywords, const Proto* origin_proto, uint32_t origin_pc,
@@ -109,7 +112,7 @@ void ScriptTask::end_park(bool leaving) {
   }
   Value on = std::move(parked_on_);
   parked_on_ = Value();
-  if (!claimed || !(leaving || park_is_select_)) return;
+  if (!claimed || !(leaving || park_kind_ == ParkKind::Select)) return;
   // Rule 4: a wake meant to hand over an item or a slot goes to the next
   // waiter, since this task will not (or may not) take it.
   if (on.is(ObjType::Channel)) {
@@ -124,6 +127,8 @@ void ScriptTask::end_park(bool leaving) {
 }
 
 RunResult ScriptTask::run(std::uint32_t budget) {
+  // Rule 5: before anything a report reads can change.
+  if (suspended_link_.listed) runtime_.suspended_tasks().remove(*this);
   try {
     Vm vm(runtime_);
     if (!started_) {
@@ -143,6 +148,7 @@ RunResult ScriptTask::run(std::uint32_t budget) {
         return RunResult::Yielded;
       case RunStatus::Suspended:
         runtime_.flush_out_if_pending();  // output before a wait shows now
+        list_as_suspended();
         return RunResult::Suspended;
     }
   } catch (const ExitRequest& exit) {
@@ -156,6 +162,74 @@ RunResult ScriptTask::run(std::uint32_t budget) {
   return RunResult::Completed;
 }
 
+void ScriptTask::list_as_suspended() {
+  // The futures are alive here: the fiber's AWAIT holds the one it waits
+  // for in a register, and a select's wakers keep theirs.
+  const Future* awaited = nullptr;
+  if (!parked_on_.is_nil()) {
+    wait_kind_ = WaitKind::Park;
+  } else if (extra_waker_ != nullptr && extra_waker_->armed()) {
+    awaited = extra_waiting_on_;
+  } else if (waker_.in_use() && !waker_.withdrawn()) {
+    awaited = waiting_on_;
+  }
+  if (awaited != nullptr) {
+    wait_kind_ = WaitKind::Future;
+    awaited_origin_proto_ = awaited->origin_proto();
+    awaited_origin_pc_ = awaited->origin_pc();
+  } else if (parked_on_.is_nil()) {
+    wait_kind_ = WaitKind::Wake;
+  }
+  suspended_since_ = std::chrono::steady_clock::now();
+  runtime_.suspended_tasks().add(*this);
+}
+
+std::string ScriptTask::origin() const {
+  return future_.is(ObjType::Future) ? future_.as<Future>()->origin() : std::string();
+}
+
+namespace {
+
+std::string describe_channel(Channel& channel) {
+  ChannelCore<Value>& core = channel.core();
+  std::string capacity = core.capacity() == 0 ? std::string("unbounded")
+                                              : "capacity " + std::to_string(core.capacity());
+  return "a channel (" + capacity + ", " + std::to_string(core.size()) + " queued)";
+}
+
+}  // namespace
+
+std::string ScriptTask::describe_wait() const {
+  switch (wait_kind_) {
+    case WaitKind::Future: {
+      if (awaited_origin_proto_ == nullptr) {
+        return "a future no task computes (a timer, I/O, a promise or an actor reply)";
+      }
+      SourceLoc loc = awaited_origin_proto_->location_at(awaited_origin_pc_);
+      return "the task started at " +
+             (awaited_origin_proto_->source ? awaited_origin_proto_->source->name
+                                            : std::string("?")) +
+             ":" + std::to_string(loc.line);
+    }
+    case WaitKind::Park:
+      if (park_kind_ == ParkKind::Select) {
+        std::size_t channels =
+            parked_on_.is(ObjType::Array) ? parked_on_.as<Array>()->snapshot().size() : 0;
+        return "a select over " + std::to_string(channels) + " channel(s)";
+      }
+      if (!parked_on_.is(ObjType::Channel)) return "a channel";
+      return std::string(park_kind_ == ParkKind::Send ? "a send on " : "a receive from ") +
+             describe_channel(*parked_on_.as<Channel>());
+    case WaitKind::Wake:
+      break;
+  }
+  return "a wake (it has been woken and not yet run)";
+}
+
+std::vector<std::string> ScriptTask::stack() const {
+  return stack_lines(fiber_);
+}
+
 void ScriptTask::finish(bool failed, Value result) {
   Future* f = future_.as<Future>();
   Value outcome = result;
@@ -166,6 +240,8 @@ void ScriptTask::finish(bool failed, Value result) {
   }
   // A task whose future was cancelled has not failed (TaskScope rule 7).
   bool scope_failure = failed && f->outcome() == Outcome::Failure;
+  if (scope_failure) runtime_.count(RuntimeEvent::TaskFailed);
+  if (f->outcome() == Outcome::Cancelled) runtime_.count(RuntimeEvent::TaskCancelled);
   for (auto& scope : member_of_) scope->child_ended(scope_failure, outcome);
   member_of_.clear();
   // Scopes this task opened but never closed (it ended by an exception

@@ -26,17 +26,25 @@
 //      when the task resumes. The next run's entry calls end_park first:
 //      it disarms, drops the select's future wakers, and passes on a wake
 //      the task will not use (parker.h rule 3, channel.h rule 6).
-//   5. On completion the task settles its future (no-op if cancelled
+//   5. While suspended the task is listed in the runtime's SuspendedTasks
+//      (engine/suspended_tasks.h): run() lists it, after recording what it
+//      waits for, just before returning Suspended, and unlists it first
+//      thing when it runs again; the destructor unlists it too. What
+//      describe_wait() and stack() read is then stable (that file's rule 3).
+//   6. On completion the task settles its future (no-op if cancelled
 //      already), tells its scopes, and drops its fiber and its reference to
 //      the future (which breaks the task <-> future reference cycle).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/fiber.h"
 #include "engine/runtime.h"
+#include "engine/suspended_tasks.h"
 #include "engine/value.h"
 #include "scheduler/channel.h"
 #include "scheduler/parker.h"
@@ -47,6 +55,9 @@ namespace weft {
 
 class Future;
 class TaskScope;
+
+// What a parked task waits for on its wait lists (rule 4).
+enum class ParkKind : std::uint8_t { Send, Receive, Select };
 
 class ScriptTask final : public Task {
  public:
@@ -81,15 +92,30 @@ class ScriptTask final : public Task {
   }
   // The operation left tickets: `on` is the Channel, or for a select the
   // Array of its channels, to pass a claimed wake on to.
-  void parked(Value on, bool select) {
+  void parked(Value on, ParkKind kind) {
     parked_on_ = std::move(on);
-    park_is_select_ = select;
+    park_kind_ = kind;
   }
   // A select also resumes when `future` settles. AlreadySettled: it has.
   [[nodiscard]] AddWaiterResult wake_on_settle(Future& future);
   // At the entry of the run after a park; `leaving`: the fiber will not
   // run the parked operation again (an interrupt is being raised).
   void end_park(bool leaving);
+
+  // --- reports, while listed in SuspendedTasks (rule 5), any thread -------
+  // "file:line" where the task was started ("" when unknown).
+  [[nodiscard]] std::string origin() const;
+  // What it waits for, e.g. "the task started at a.weft:7" or "a receive
+  // from a channel (capacity 1, 0 queued)".
+  [[nodiscard]] std::string describe_wait() const;
+  // Its call stack, innermost first ("f (a.weft:3:5)").
+  [[nodiscard]] std::vector<std::string> stack() const;
+  [[nodiscard]] std::chrono::steady_clock::time_point suspended_since() const {
+    return suspended_since_;
+  }
+  SuspendedLink& suspended_link() { return suspended_link_; }
+  // The task's future (nil once it has finished).
+  [[nodiscard]] Value future() const { return future_; }
 
  protected:
   RunResult run(std::uint32_t budget) override;
@@ -100,6 +126,8 @@ class ScriptTask final : public Task {
   ~ScriptTask() override;
   void finish(bool failed, Value result);
   void drop_extra_waker();
+  // Records what the task waits for and lists it (rule 5).
+  void list_as_suspended();
 
   Runtime& runtime_;
   Value callable_;
@@ -121,8 +149,17 @@ class ScriptTask final : public Task {
   Parker parker_;
   std::uint64_t park_epoch_ = 0;
   Value parked_on_;
-  bool park_is_select_ = false;
+  ParkKind park_kind_ = ParkKind::Receive;
   std::unique_ptr<std::vector<DetachableWaiter*>> select_wakers_;
+  // Rule 5: what the suspension waits for, recorded by run() while the
+  // awaited future is surely alive (the origin of a task's future; null
+  // for other futures), and since when.
+  enum class WaitKind : std::uint8_t { Future, Park, Wake };
+  WaitKind wait_kind_ = WaitKind::Wake;
+  const Proto* awaited_origin_proto_ = nullptr;
+  uint32_t awaited_origin_pc_ = 0;
+  std::chrono::steady_clock::time_point suspended_since_;
+  SuspendedLink suspended_link_;
 };
 
 }  // namespace weft

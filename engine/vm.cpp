@@ -222,6 +222,23 @@ void trace(const Proto* proto, const Instr* at) {
 
 // ---- frames and errors --------------------------------------------------------
 
+std::vector<std::string> stack_lines(const Fiber& f) {
+  std::vector<std::string> lines;
+  for (size_t i = f.frames.size(); i-- > 0;) {
+    const Frame& frame = f.frames[i];
+    const Proto* p = frame.closure->proto();
+    size_t pc = static_cast<size_t>(frame.pc - p->code.data());
+    SourceLoc loc = p->location_at(pc == 0 ? 0 : pc - 1);
+    lines.push_back(p->name + " (" + (p->source ? p->source->name : "?") + ":" +
+                    std::to_string(loc.line) + ":" + std::to_string(loc.column) + ")");
+    if (lines.size() >= 64 && i > 16) {
+      lines.push_back("... " + std::to_string(i - 16) + " more frames");
+      i = 16;
+    }
+  }
+  return lines;
+}
+
 namespace {
 
 void grow_stack(Fiber& f, size_t needed) {
@@ -244,18 +261,7 @@ void clear_frame(Fiber& f, uint32_t base, uint16_t num_registers) {
 
 Value build_trace(const Fiber& f) {
   std::vector<Value> lines;
-  for (size_t i = f.frames.size(); i-- > 0;) {
-    const Frame& frame = f.frames[i];
-    const Proto* p = frame.closure->proto();
-    size_t pc = static_cast<size_t>(frame.pc - p->code.data());
-    SourceLoc loc = p->location_at(pc == 0 ? 0 : pc - 1);
-    lines.push_back(make_string(p->name + " (" + (p->source ? p->source->name : "?") + ":" +
-                                std::to_string(loc.line) + ":" + std::to_string(loc.column) + ")"));
-    if (lines.size() >= 64 && i > 16) {
-      lines.push_back(make_string("... " + std::to_string(i - 16) + " more frames"));
-      i = 16;
-    }
-  }
+  for (std::string& line : stack_lines(f)) lines.push_back(make_string(line));
   return make_array(std::move(lines));
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "engine/fiber.h"
 #include "engine/runtime.h"
@@ -17,6 +19,10 @@ enum class RunStatus : uint8_t {
 };
 
 class ScriptTask;
+
+// The fiber's call stack, innermost first: "name (file:line:column)", with
+// the middle of a very deep stack elided. What exception traces show.
+std::vector<std::string> stack_lines(const Fiber& fiber);
 
 class Vm {
  public:

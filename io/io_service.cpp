@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "io/asio.h"
+#include "io/background_watches.h"
 #include "io/blocking_pool.h"
 #include "io/file_service.h"
 #include "io/net_registry.h"
@@ -28,7 +29,8 @@ struct IoService::Impl {
         pool(service, config.blocking_threads),
         files(pool, config),
         processes(service, context, config),
-        net(std::make_shared<NetRegistry>(service)) {}
+        net(std::make_shared<NetRegistry>(service)),
+        watches(context) {}
 
   // Declared first so that it is destroyed last: the modules' Asio objects
   // refer to it, and it destroys any handler that never ran (timer_queue.h,
@@ -44,11 +46,13 @@ struct IoService::Impl {
   ProcessService processes;
   // Shared with every network handle, which may outlive the service.
   std::shared_ptr<NetRegistry> net;
+  BackgroundWatches watches;
   bool finished = false;  // I/O thread only
   bool joined = false;    // guarded by shutdown_mutex_
 };
 
-IoService::IoService(IoConfig config) : impl_(std::make_unique<Impl>(*this, config)) {
+IoService::IoService(IoConfig config, IoActivity activity)
+    : impl_(std::make_unique<Impl>(*this, config)), activity_(std::move(activity)) {
   // impl_ is complete before the thread starts; std::thread's constructor
   // synchronizes with the start of the new thread.
   thread_ = std::thread([this] { run_io_thread(); });
@@ -79,6 +83,14 @@ ProcessService& IoService::processes() noexcept {
   return impl_->processes;
 }
 
+void IoService::watch_signal(int signal_number, std::function<void()> fn) {
+  impl_->watches.on_signal(signal_number, std::move(fn));
+}
+
+void IoService::watch_delay(std::chrono::nanoseconds delay, std::function<void()> fn) {
+  impl_->watches.after(delay, std::move(fn));
+}
+
 const std::shared_ptr<NetRegistry>& IoService::net_registry() const noexcept {
   return impl_->net;
 }
@@ -92,6 +104,9 @@ bool IoService::try_begin_operation() noexcept {
     if (word & kClosed) return false;
   } while (!pending_.compare_exchange_weak(word, word + 1, std::memory_order_relaxed,
                                            std::memory_order_relaxed));
+  // Rule 5: the first operation of a busy period. The operation has not
+  // been handed to anyone yet, so it cannot end before this returns.
+  if ((word & kCountMask) == 0 && activity_.busy) activity_.busy();
   return true;
 }
 
@@ -100,6 +115,9 @@ void IoService::end_operation() noexcept {
   // a reader of 0 sees the writes of every callback that ran (later
   // read-modify-writes on the word continue this release sequence).
   const std::uint64_t before = pending_.fetch_sub(1, std::memory_order_release);
+  // Rule 5: the last operation of a busy period, after its callback (and
+  // the wakes it made) returned.
+  if ((before & kCountMask) == 1 && activity_.idle) activity_.idle();
   // Shutdown step 3: this was the last operation after the close.
   if (before == (kClosed | 1)) asio::post(impl_->context, [this]() noexcept { finish_shutdown(); });
 }
@@ -154,6 +172,7 @@ void IoService::shutdown() {
     impl_->timers.close();
     impl_->processes.close();
     impl_->net->close_all();
+    impl_->watches.close();
   });
   // Step 3, when nothing was outstanding; otherwise the last
   // end_operation() posts it.

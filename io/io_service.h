@@ -46,6 +46,18 @@
 //      terminates the process. They must not block for long: every other
 //      timer waits. File callbacks run on a blocking-pool thread, likewise
 //      noexcept (blocking_pool.h, rule 5).
+//   5. Busy periods. The operation that moves the count from 0 to 1 calls
+//      IoActivity::busy() before it is handed on; the one that moves it
+//      from 1 to 0 calls IoActivity::idle() after its callback returned.
+//      So busy() happens before the idle() that ends its period (the
+//      period's first operation must end for the count to reach 0), and
+//      whoever pairs them (the runtime, as a scheduler hold: "Holds" in
+//      scheduler.h) knows that while no period is open no callback can
+//      wake a task. Periods may overlap by a moment (an idle() still
+//      running while the next busy() runs); each call is one unit.
+//   6. Background watches (io/background_watches.h: a signal, a one-off
+//      delay for the runtime's diagnostics) are not operations: they never
+//      settle a promise and are not counted. Shutdown step 2 cancels them.
 //
 // Shutdown steps (shutdown(), any thread but the I/O thread and the
 // blocking-pool threads; idempotent; the destructor calls it)
@@ -103,10 +115,18 @@ struct IoStats {
   std::uint64_t timers_cancelled = 0;  // done(false) called: cancel() or shutdown
 };
 
+// Told when the service goes from no operation pending to some, and back
+// (rule 5). Either may be empty. Called on the thread that begins or ends
+// the operation; they must not block or call back into the service.
+struct IoActivity {
+  std::function<void()> busy;
+  std::function<void()> idle;
+};
+
 class IoService {
  public:
   // Starts the I/O thread. The blocking pool's threads start on demand.
-  explicit IoService(IoConfig config = {});
+  explicit IoService(IoConfig config = {}, IoActivity activity = {});
   // Calls shutdown(). Must not run on the I/O thread or a blocking-pool
   // thread; all cancel() calls on this service's TimerHandles and
   // ProcessHandles must have returned.
@@ -131,6 +151,12 @@ class IoService {
   // thread; their requests follow rules 1-3 like the calls above.
   [[nodiscard]] FileService& files() noexcept;
   [[nodiscard]] ProcessService& processes() noexcept;
+
+  // Rule 6. Calls fn on the I/O thread each time `signal_number` arrives,
+  // or once after `delay`, until shutdown. fn must not block for long.
+  // Any thread.
+  void watch_signal(int signal_number, std::function<void()> fn);
+  void watch_delay(std::chrono::nanoseconds delay, std::function<void()> fn);
 
   // Timers, posted functions, file jobs and process runs accepted and not
   // yet completed (a callback still running counts). Any thread; see rule 2.
@@ -173,6 +199,7 @@ class IoService {
   // Written by the constructor before the thread starts; then read-only.
   std::unique_ptr<Impl> impl_;
   std::thread::id thread_id_;
+  const IoActivity activity_;  // rule 5; set before the thread starts
 
   // Written by every submitting and completing thread.
   alignas(64) std::atomic<std::uint64_t> pending_{0};

@@ -27,8 +27,7 @@ unsigned resolve_workers(unsigned requested) {
 }
 }  // namespace
 
-Scheduler::Scheduler(unsigned workers)
-    : Scheduler(SchedulerOptions{.workers = workers}) {}
+Scheduler::Scheduler(unsigned workers) : Scheduler(SchedulerOptions{.workers = workers}) {}
 
 Scheduler::Scheduler(const SchedulerOptions& options)
     : workers_(resolve_workers(options.workers)),
@@ -75,21 +74,23 @@ void Scheduler::count(Counter counter) noexcept {
   }
 }
 
-void Scheduler::add_counts(std::uint64_t delta) noexcept {
+std::uint64_t Scheduler::add_counts(std::uint64_t delta) noexcept {
   // Relaxed: an increment publishes nothing. It precedes the matching
   // decrement through the queue hand-off (it is made before the entry is
-  // queued), and the waits act only on the decrements' releases.
-  counts_.fetch_add(delta, std::memory_order_relaxed);
+  // queued, or for a hold before the outside work can complete), and the
+  // waits act only on the decrements' releases.
+  return counts_.fetch_add(delta, std::memory_order_relaxed) + delta;
 }
 
-void Scheduler::sub_counts(std::uint64_t delta) noexcept {
+std::uint64_t Scheduler::sub_counts(std::uint64_t delta) noexcept {
   // Release: a waiter that reads the result (acquire in wait_for and the
   // accessors) sees everything the ended or suspended task did. Later
   // decrements by other threads continue the release sequence, so a waiter
   // that reads zero synchronizes with every earlier decrement.
   const std::uint64_t now = counts_.fetch_sub(delta, std::memory_order_release) - delta;
-  // live >= active, so active == 0 covers "live reached zero" too.
-  if ((now & kActiveMask) == 0) {
+  // Active reaching zero covers "live reached zero" too, except while
+  // something holds (live may then reach zero with active above it).
+  if ((now & kActiveMask) == 0 || (now >> 32) == 0) {
     // Release: pairs with the acquire load of zero_epoch_ in wait_for, so
     // a waiter that sees the new epoch also sees this decrement.
     zero_epoch_.fetch_add(1, std::memory_order_release);
@@ -97,6 +98,49 @@ void Scheduler::sub_counts(std::uint64_t delta) noexcept {
     // system call when nobody waits.
     zero_epoch_.notify_all();
   }
+  return now;
+}
+
+void Scheduler::record_peak(Counter peak, std::uint64_t value) noexcept {
+  WorkerContext* worker = this_worker();
+  if (worker != nullptr && worker->slot < arena_slots_) {
+    // Relaxed load + store: only this slot's thread writes it (see count).
+    std::atomic<std::uint64_t>& p = stats_[worker->slot].counters[peak];
+    if (value > p.load(std::memory_order_relaxed)) p.store(value, std::memory_order_relaxed);
+    return;
+  }
+  // Relaxed CAS loop: outside threads share the last slot; a statistic.
+  std::atomic<std::uint64_t>& p = stats_[arena_slots_].counters[peak];
+  std::uint64_t seen = p.load(std::memory_order_relaxed);
+  while (value > seen && !p.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
+void Scheduler::hold() noexcept {
+  // Relaxed: holds_ only corrects the peak-suspended statistic.
+  holds_.fetch_add(1, std::memory_order_relaxed);
+  add_counts(kActiveOne);
+}
+
+void Scheduler::release() noexcept {
+  sub_counts(kActiveOne);
+  // Relaxed: as in hold().
+  holds_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Scheduler::count_client_event(unsigned which) noexcept {
+  assert(which < kClientCounters);
+  count(static_cast<Counter>(kClientFirst + which));
+}
+
+std::uint64_t Scheduler::client_event_total(unsigned which) const noexcept {
+  assert(which < kClientCounters);
+  std::uint64_t total = 0;
+  for (unsigned slot = 0; slot < stats_slots(); ++slot) {
+    // Relaxed: a statistic (see slot_stats).
+    total += stats_[slot].counters[kClientFirst + which].load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 std::uint64_t Scheduler::live_tasks() const noexcept {
@@ -131,6 +175,19 @@ void Scheduler::wait_for_all_tasks_ended() {
   wait_for([](std::uint64_t counts) { return (counts >> 32) == 0; });
 }
 
+EndOfWork Scheduler::wait_until_ended_or_stalled() {
+  EndOfWork outcome = EndOfWork::AllEnded;
+  // One load of the word decides (see "Holds" in scheduler.h): live and
+  // active are read at the same instant.
+  wait_for([&outcome](std::uint64_t counts) {
+    if ((counts >> 32) == 0) return true;
+    if ((counts & kActiveMask) != 0) return false;
+    outcome = EndOfWork::Stalled;
+    return true;
+  });
+  return outcome;
+}
+
 namespace {
 
 SchedulerStats& operator+=(SchedulerStats& a, const SchedulerStats& b) {
@@ -144,6 +201,8 @@ SchedulerStats& operator+=(SchedulerStats& a, const SchedulerStats& b) {
   a.wakes += b.wakes;
   a.migrated += b.migrated;
   a.external_submits += b.external_submits;
+  a.peak_live = std::max(a.peak_live, b.peak_live);
+  a.peak_suspended = std::max(a.peak_suspended, b.peak_suspended);
   return a;
 }
 
@@ -167,6 +226,8 @@ SchedulerStats Scheduler::slot_stats(unsigned slot) const noexcept {
   s.wakes = get(kWakes);
   s.migrated = get(kMigrated);
   s.external_submits = get(kExternalSubmits);
+  s.peak_live = get(kPeakLive);
+  s.peak_suspended = get(kPeakSuspended);
   return s;
 }
 
@@ -180,7 +241,7 @@ void Scheduler::spawn(Task& task) {
   assert(task.scheduler_ == nullptr && "a task is spawned once");
   // Task rule 6: written before transition_to_spawned publishes it.
   task.scheduler_ = this;
-  add_counts(kLiveOne | kActiveOne);
+  record_peak(kPeakLive, add_counts(kLiveOne | kActiveOne) >> 32);
   count(kSpawned);
   task.state_.transition_to_spawned();
   submit(task, Route::Ready);
@@ -213,8 +274,7 @@ void Scheduler::submit(Task& task, Route route) {
   const int origin = worker != nullptr ? static_cast<int>(worker->slot) : -1;
   Task* queued = &task;
   auto entry = [this, queued, origin] { run_task(*queued, origin); };
-  if (worker != nullptr && route == Route::Ready &&
-      worker_spawn_ == WorkerSpawn::LocalDeque) {
+  if (worker != nullptr && route == Route::Ready && worker_spawn_ == WorkerSpawn::LocalDeque) {
     group_.run(std::move(entry));
     return;
   }
@@ -258,10 +318,18 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
           count(kNotifiedReruns);
           submit(task, wake_route());
           break;
-        case IdleAction::Idle:
+        case IdleAction::Idle: {
           count(kSuspended);
-          sub_counts(kActiveOne);
+          const std::uint64_t now = sub_counts(kActiveOne);
+          const std::uint64_t live = now >> 32;
+          // Relaxed: a statistic; a hold taken or released at this very
+          // moment may make it one off.
+          const std::uint64_t holds = holds_.load(std::memory_order_relaxed);
+          const std::uint64_t active = now & kActiveMask;
+          const std::uint64_t tasks_active = active > holds ? active - holds : 0;
+          if (live > tasks_active) record_peak(kPeakSuspended, live - tasks_active);
           break;
+        }
         case IdleAction::IdleLastRef:
           count(kSuspended);
           count(kAbandoned);

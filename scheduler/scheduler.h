@@ -48,7 +48,8 @@
 //
 //    63                              32 31                               0
 //   +----------------------------------+----------------------------------+
-//   | live: spawned, not yet ended     | active: SCHEDULED or RUNNING     |
+//   | live: spawned, not yet ended     | active: SCHEDULED or RUNNING,    |
+//   |                                  |   plus holds (see "Holds")       |
 //   +----------------------------------+----------------------------------+
 //
 //   spawn            live+1, active+1   (before the task is queued)
@@ -56,6 +57,7 @@
 //   Suspended, Idle  active-1           (after transition_to_idle)
 //   Completed        live-1, active-1   (after the task may be deleted)
 //   abandoned        live-1             (after the delete)
+//   hold / release   active+1 / active-1
 // One read-modify-write per task event, on a line of its own; an increment
 // always happens before the decrement it matches (it precedes the queueing
 // that leads to the run), so the fields never underflow. A suspended task
@@ -66,6 +68,26 @@
 // Quiescence is a snapshot: an external thread may wake a task right after
 // wait_until_quiescent() saw active == 0. Only wakes made by a running task
 // cannot race with it, because the running task keeps active above zero.
+//
+// Holds: work outside the scheduler that will wake a task later (the I/O
+// thread while it has operations in flight, a promise an embedding host
+// completes from its own thread) counts in `active` too, one unit per
+// hold(), until its release(). The holder must take the hold before the
+// work can complete (while the task that starts it still runs, so active
+// never passes through zero in between) and release it only after the
+// wakes it causes (their active+1 precede its active-1). Then one load of
+// counts_ that reads active == 0 with live > 0 proves that no task can
+// ever run again: nothing runs, nothing is queued, and nothing outside
+// holds a promise that could wake one. wait_until_ended_or_stalled() uses
+// that to detect deadlocks without a lock or a second word to compare
+// (a flag in another word would be read at a different instant).
+//
+// Peaks: each thread that makes counts_ reach a new value sees it in the
+// result of its own read-modify-write; it records the live count after
+// spawns, and the suspended count (live - active + holds) after
+// suspensions, in its statistics slot (a max). The peak live is the exact
+// peak of the word; holds_ is a separate word, so the suspended peak may be
+// one off while holds are taken or released.
 //
 // Statistics: per-worker slots, each on its own cache lines, written only
 // by the thread that holds that TBB arena slot (load + store, no
@@ -97,14 +119,14 @@
 //      a later wake would use it.
 #pragma once
 
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
-
-#include <tbb/global_control.h>
-#include <tbb/task_arena.h>
-#include <tbb/task_group.h>
 
 #include "scheduler/task.h"
 
@@ -117,7 +139,7 @@ enum class WorkerSpawn : std::uint8_t {
 };
 
 struct SchedulerOptions {
-  unsigned workers = 0;  // 0: std::thread::hardware_concurrency()
+  unsigned workers = 0;           // 0: std::thread::hardware_concurrency()
   std::uint32_t budget = 10'000;  // handed to Task::run
   WorkerSpawn worker_spawn = WorkerSpawn::LocalDeque;
   // Every Nth wake made on a worker goes to the shared stream (fairness);
@@ -127,17 +149,32 @@ struct SchedulerOptions {
 
 // Totals since construction. Exact once the scheduler is quiescent.
 struct SchedulerStats {
-  std::uint64_t spawned = 0;          // spawn() calls
-  std::uint64_t completed = 0;        // run() returned Completed
-  std::uint64_t abandoned = 0;        // last reference dropped before completion
-  std::uint64_t runs = 0;             // run() calls
-  std::uint64_t suspended = 0;        // Suspended and went idle
-  std::uint64_t notified_reruns = 0;  // Suspended but woken while running
-  std::uint64_t preempted = 0;        // Yielded (budget spent)
-  std::uint64_t wakes = 0;            // wakes that queued an idle task
-  std::uint64_t migrated = 0;         // runs on another worker than the queuer
+  std::uint64_t spawned = 0;           // spawn() calls
+  std::uint64_t completed = 0;         // run() returned Completed
+  std::uint64_t abandoned = 0;         // last reference dropped before completion
+  std::uint64_t runs = 0;              // run() calls
+  std::uint64_t suspended = 0;         // Suspended and went idle
+  std::uint64_t notified_reruns = 0;   // Suspended but woken while running
+  std::uint64_t preempted = 0;         // Yielded (budget spent)
+  std::uint64_t wakes = 0;             // wakes that queued an idle task
+  std::uint64_t migrated = 0;          // runs on another worker than the queuer
   std::uint64_t external_submits = 0;  // entries queued from outside the arena
+  std::uint64_t peak_live = 0;         // most tasks alive at once
+  // Most tasks alive and not active at once, read at each suspension as
+  // live - (active - holds); a hold taken or released at that moment may
+  // make it one off.
+  std::uint64_t peak_suspended = 0;
 };
+
+// How wait_until_ended_or_stalled() returned.
+enum class EndOfWork : std::uint8_t {
+  AllEnded,  // every spawned task has ended
+  Stalled,   // tasks are live, none is active and nothing holds: they wait forever
+};
+
+// The number of per-slot counters a client of the scheduler may use for
+// its own events (Scheduler::count_client_event); the scheduler only sums them.
+inline constexpr unsigned kClientCounters = 12;
 
 class Scheduler {
  public:
@@ -157,7 +194,7 @@ class Scheduler {
   [[nodiscard]] std::uint32_t budget() const noexcept { return budget_; }
   // Spawned and not yet ended (suspended tasks included).
   [[nodiscard]] std::uint64_t live_tasks() const noexcept;
-  // SCHEDULED or RUNNING.
+  // SCHEDULED or RUNNING, plus outside holds (see "Holds").
   [[nodiscard]] std::uint64_t active_tasks() const noexcept;
 
   // Block until no task is scheduled or running (tasks may be suspended).
@@ -167,8 +204,22 @@ class Scheduler {
   // a worker of this scheduler.
   void wait_for_all_tasks_ended();
 
+  // Block until every spawned task has ended, or until tasks are live but
+  // none is scheduled or running and nothing holds (see "Holds" above):
+  // they can never run again. Not from a worker of this scheduler.
+  [[nodiscard]] EndOfWork wait_until_ended_or_stalled();
+
+  // Outside work that will wake a task later (see "Holds"). Any thread.
+  void hold() noexcept;
+  void release() noexcept;
+
   // Totals over all workers and outside threads.
   [[nodiscard]] SchedulerStats stats() const noexcept;
+  // Counts one event of the client's own kind `which` (< kClientCounters)
+  // in the calling thread's slot: no shared cache line on a worker.
+  void count_client_event(unsigned which) noexcept;
+  // The sum over all slots. Exact once the events' threads are done.
+  [[nodiscard]] std::uint64_t client_event_total(unsigned which) const noexcept;
   // What happened on one arena slot (slot < stats_slots() - 1), or, for
   // the last slot, on threads outside the arena.
   [[nodiscard]] SchedulerStats slot_stats(unsigned slot) const noexcept;
@@ -192,7 +243,10 @@ class Scheduler {
     kWakes,
     kMigrated,
     kExternalSubmits,
-    kCounterCount,
+    kPeakLive,       // a max, not a count
+    kPeakSuspended,  // a max, not a count
+    kClientFirst,
+    kCounterCount = kClientFirst + kClientCounters,
   };
   // Per-slot statistics; see "Statistics" above for who writes them.
   struct alignas(64) StatsSlot {
@@ -217,8 +271,11 @@ class Scheduler {
   // One queue entry (see the run of one entry above). noexcept: rule 7.
   void run_task(Task& task, int origin) noexcept;
 
-  void add_counts(std::uint64_t delta) noexcept;
-  void sub_counts(std::uint64_t delta) noexcept;
+  // Both return the word after the change.
+  std::uint64_t add_counts(std::uint64_t delta) noexcept;
+  std::uint64_t sub_counts(std::uint64_t delta) noexcept;
+  // Raises the calling thread's slot's `peak` to `value` if below.
+  void record_peak(Counter peak, std::uint64_t value) noexcept;
   template <class Done>
   void wait_for(Done done);
 
@@ -241,6 +298,9 @@ class Scheduler {
   // Bumped and notified when a field of counts_ reaches zero; waited on by
   // wait_until_quiescent() and wait_for_all_tasks_ended().
   alignas(64) std::atomic<std::uint32_t> zero_epoch_{0};
+  // Holds taken and not released, for the peak-suspended statistic only
+  // (the deadlock check reads counts_ alone).
+  std::atomic<std::uint64_t> holds_{0};
   // oneTBB's slot count for this arena: max(workers_, 2).
   const unsigned arena_slots_;
   // arena_slots_ slots indexed by TBB arena slot, then one for outside

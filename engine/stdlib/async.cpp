@@ -229,6 +229,7 @@ std::chrono::nanoseconds duration_from(const Value& amount, double unit_seconds,
 }
 
 Value sleep_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::TimerStarted);
   Value future = make_future(call.runtime);
   Value held = future;
   auto delay = duration_from(call.arg(0), 0.001, "sleep_async");
@@ -292,6 +293,7 @@ Value with_timeout(NativeCall& call) {
   Value target = make_future(call.runtime);
   std::string message = "await timed out after " + display(seconds) + " s";
   Value held = target;
+  call.runtime.count(RuntimeEvent::TimerStarted);
   TimerHandle timer = call.runtime.io().start_timer(delay, [held, message](bool fired) mutable {
     if (fired) {
       (void)held.as<Future>()->fail(make_exception(ExcClass::TimeoutException, message));

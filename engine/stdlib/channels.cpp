@@ -52,6 +52,7 @@ Value channel_send(NativeCall& call) {
   Value value = call.arg(1);
   switch (send_or_park(call.arg(0), value, call.can_park ? call.task : nullptr)) {
     case ChannelOp::Done:
+      call.runtime.count(RuntimeEvent::MessageSent);
       return Value();
     case ChannelOp::Closed:
     case ChannelOp::Failed:
@@ -162,7 +163,7 @@ Value select_ready(NativeCall& call) {
       ChannelOp op = source.as<Channel>()->core().recv(item, park);
       if (op == ChannelOp::Failed) {
         if (task != nullptr) {
-          task->parked(make_array(std::move(channels)), true);
+          task->parked(make_array(std::move(channels)), ParkKind::Select);
           task->end_park(false);
         }
         throw ScriptThrow{std::move(item)};
@@ -183,7 +184,7 @@ Value select_ready(NativeCall& call) {
         ready = true;
         // Rule 4 of ScriptTask: end this park before the failure may be thrown.
         if (task != nullptr) {
-          task->parked(make_array(std::move(channels)), true);
+          task->parked(make_array(std::move(channels)), ParkKind::Select);
           task->end_park(false);
         }
         return settled_choice(future, i);
@@ -206,7 +207,7 @@ Value select_ready(NativeCall& call) {
     if (!ready) cannot_wait("select");
     return chosen;
   }
-  task->parked(make_array(std::move(channels)), true);
+  task->parked(make_array(std::move(channels)), ParkKind::Select);
   if (ready) {
     task->end_park(false);
     return chosen;

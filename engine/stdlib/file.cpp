@@ -69,12 +69,14 @@ void write_file(const char* fn, const std::string& path, std::string_view text, 
 }
 
 Value read(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   return make_string(read_file("io/read", string_arg(call, 0, "io/read")));
 }
 
 // Lines without their "\n" (or "\r\n"); a final newline ends the last line
 // rather than starting an empty one.
 Value read_lines(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   std::string text = read_file("io/read_lines", string_arg(call, 0, "io/read_lines"));
   std::string_view rest = text;
   std::vector<Value> lines;
@@ -89,11 +91,13 @@ Value read_lines(NativeCall& call) {
 }
 
 Value write(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   write_file("io/write", string_arg(call, 0, "io/write"), string_arg(call, 1, "io/write"), "wb");
   return Value();
 }
 
 Value append(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   write_file("io/append", string_arg(call, 0, "io/append"), string_arg(call, 1, "io/append"), "ab");
   return Value();
 }
@@ -106,6 +110,7 @@ Value exists(NativeCall& call) {
 
 // Sorted names, without "." and "..".
 Value list_dir(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const std::string& path = string_arg(call, 0, "io/list_dir");
   std::error_code error;
   std::filesystem::directory_iterator it(path, error);

@@ -69,6 +69,7 @@ Value request_async(NativeCall& call, const char* fn, std::string method, std::s
   request.body = std::move(body);
   request.timeout = timeout_arg(call, fn);
   request.headers = headers_from(keyword_arg(call, "headers"), fn);
+  call.runtime.count(RuntimeEvent::HttpRequestSent);
   Value future = make_future(call.runtime);
   NetOperation op = http_request(call.runtime.io(), std::move(request),
                                  [future](NetResult<HttpResponse> result) mutable {
@@ -203,6 +204,7 @@ Value serve(NativeCall& call) {
   NetResult<HttpServer> server = http_serve(
       runtime.io(), options,
       [&runtime, handler, handle, handler_timeout](HttpRequest request, HttpResponder responder) {
+        runtime.count(RuntimeEvent::HttpRequestServed);
         Value task = ScriptTask::spawn(runtime, handle, {handler, request_map(request)}, false,
                                        nullptr, 0, {});
         Future* f = task.as<Future>();

@@ -73,6 +73,7 @@ Value strings_to_array(std::vector<std::string> items) {
 }
 
 Value read_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/read_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
@@ -84,6 +85,7 @@ Value read_async(NativeCall& call) {
 }
 
 Value write_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/write_async";
   std::string path = string_arg(call, 0, fn);
   std::string text = string_arg(call, 1, fn);
@@ -93,6 +95,7 @@ Value write_async(NativeCall& call) {
 }
 
 Value append_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/append_async";
   std::string path = string_arg(call, 0, fn);
   std::string text = string_arg(call, 1, fn);
@@ -102,6 +105,7 @@ Value append_async(NativeCall& call) {
 }
 
 Value read_lines_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/read_lines_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
@@ -111,6 +115,7 @@ Value read_lines_async(NativeCall& call) {
 }
 
 Value list_dir_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/list_dir_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
@@ -120,6 +125,7 @@ Value list_dir_async(NativeCall& call) {
 }
 
 Value delete_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/delete_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
@@ -129,6 +135,7 @@ Value delete_async(NativeCall& call) {
 
 // (process/run_async cmd [args...]) or (process/run_async cmd arg1 arg2 ...)
 Value run_process_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::ProcessStarted);
   const char* fn = "process/run_async";
   std::vector<std::string> argv{string_arg(call, 0, fn)};
   for (uint32_t i = 1; i < call.count; ++i) {
@@ -200,6 +207,7 @@ Value open_writer(NativeCall& call) {
 }
 
 Value writer_close_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "close_async";
   FileWriter& writer = writer_arg(call, fn);
   Value future = make_future(call.runtime);
@@ -225,6 +233,7 @@ class LineReaderObject final : public Resource {
 };
 
 Value open_line_reader(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::FileOperation);
   std::string path = string_arg(call, 0, "io/lines");
   return Value::adopt(new LineReaderObject(call.runtime.io().files().open_lines(std::move(path))));
 }

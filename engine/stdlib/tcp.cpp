@@ -75,6 +75,7 @@ class TcpListenerObject final : public ServiceResource {
 // Every byte handed to the kernel, in call order.
 Value TcpConnectionObject::write_async(Runtime& runtime, std::string data,
                                        std::optional<std::chrono::nanoseconds> timeout) {
+  runtime.count(RuntimeEvent::TcpOperation);
   Value future = make_future(runtime);
   NetOperation op = connection_.write(
       std::move(data),
@@ -102,6 +103,7 @@ const TcpConnection& connection_arg(const NativeCall& call, const char* method) 
 }
 
 Value connect_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::TcpOperation);
   const char* fn = "tcp/connect_async";
   std::string host = string_arg(call, 0, fn);
   uint16_t port = port_arg(call.arg(1), fn);
@@ -123,6 +125,7 @@ Value connect_async(NativeCall& call) {
 }
 
 Value read_async(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::TcpOperation);
   const TcpConnection& connection = connection_arg(call, "read_async");
   Value future = make_future(call.runtime);
   NetOperation op = connection.read_some(
@@ -148,6 +151,7 @@ Value close(NativeCall& call) {
 }
 
 Value listen(NativeCall& call) {
+  call.runtime.count(RuntimeEvent::TcpOperation);
   const char* fn = "tcp/listen";
   Value handler = call.arg(0);
   if (!handler.is(ObjType::Closure) && !handler.is(ObjType::Native)) {
