@@ -25,12 +25,14 @@ namespace {
 
 using weft::AddWaiterResult;
 using weft::DetachableTaskWaker;
+using weft::EndOfWork;
 using weft::IdleAction;
 using weft::Outcome;
 using weft::PromiseCore;
 using weft::RunResult;
 using weft::Scheduler;
 using weft::SchedulerOptions;
+using weft::SchedulerStats;
 using weft::Task;
 using weft::TaskRef;
 using weft::TaskState;
@@ -736,6 +738,136 @@ TEST(Scheduler, HandleKeepsACompletedTaskAlive) {
   EXPECT_EQ(task->state().refs(), 1u);
   task->wake();  // a wake after completion does nothing
   EXPECT_EQ(scheduler.active_tasks(), 0u);
+}
+
+// ------------------------------------------------------------ stalls, holds, peaks
+
+// Tasks suspended on a promise nobody holds can never run again: the wait
+// says so instead of hanging. Settling the promise then ends them.
+TEST(Scheduler, StallIsReportedWhenNothingCanWakeTheSuspendedTasks) {
+  Scheduler scheduler(2);
+  PromiseCore promise;
+  for (int i = 0; i < 10; ++i) {
+    TaskRef t = spawn_fn(scheduler, [&](FnTask& self) {
+      if (self.runs.load(std::memory_order_relaxed) == 1 &&
+          self.waker.register_on(promise, self) == AddWaiterResult::Registered) {
+        return RunResult::Suspended;
+      }
+      return RunResult::Completed;
+    });
+  }
+  EXPECT_EQ(scheduler.wait_until_ended_or_stalled(), EndOfWork::Stalled);
+  EXPECT_EQ(scheduler.live_tasks(), 10u);
+  ASSERT_TRUE(promise.try_settle(Outcome::Success));
+  EXPECT_EQ(scheduler.wait_until_ended_or_stalled(), EndOfWork::AllEnded);
+  EXPECT_EQ(scheduler.live_tasks(), 0u);
+}
+
+// Outside work that holds the scheduler (as the I/O thread does) keeps
+// its waiting tasks from counting as stalled. Each round: a task takes a
+// hold while it runs, hands a promise to an "I/O" thread and suspends; the
+// thread settles the promise, which wakes the task, and only then
+// releases. The woken task may start the next operation at once, so holds
+// and wakes race in every order the protocol allows; the wait must only
+// ever see the end.
+TEST(SchedulerStress, HoldsKeepWaitingTasksFromCountingAsStalled) {
+  constexpr int kRounds = kSanitized ? 50 : 400;
+  constexpr int kOperationsPerTask = 20;
+  constexpr int kTasks = 4;
+  Scheduler scheduler(2);
+  for (int round = 0; round < kRounds; ++round) {
+    std::mutex lock;
+    std::condition_variable ready;
+    std::deque<PromiseCore*> inbox;
+    bool quit = false;
+    std::thread io([&] {
+      for (;;) {
+        PromiseCore* promise = nullptr;
+        {
+          std::unique_lock guard(lock);
+          ready.wait(guard, [&] { return quit || !inbox.empty(); });
+          if (inbox.empty()) return;
+          promise = inbox.front();
+          inbox.pop_front();
+        }
+        ASSERT_TRUE(promise->try_settle(Outcome::Success));
+        scheduler.release();  // after the wake it caused
+      }
+    });
+    std::vector<std::unique_ptr<PromiseCore>> promises;
+    for (int i = 0; i < kTasks * kOperationsPerTask; ++i) {
+      promises.push_back(std::make_unique<PromiseCore>());
+    }
+    std::atomic<int> next_promise{0};
+    for (int t = 0; t < kTasks; ++t) {
+      TaskRef task = spawn_fn(scheduler, [&](FnTask& self) {
+        if (self.runs.load(std::memory_order_relaxed) > kOperationsPerTask) {
+          return RunResult::Completed;
+        }
+        PromiseCore* promise = promises[next_promise.fetch_add(1)].get();
+        if (self.waker.in_use()) self.waker.withdraw();
+        scheduler.hold();  // while this task runs: active never passes zero
+        {
+          std::lock_guard guard(lock);
+          inbox.push_back(promise);
+        }
+        ready.notify_one();
+        if (self.waker.register_on(*promise, self) == AddWaiterResult::Registered) {
+          return RunResult::Suspended;
+        }
+        return RunResult::Yielded;
+      });
+    }
+    ASSERT_EQ(scheduler.wait_until_ended_or_stalled(), EndOfWork::AllEnded) << "round " << round;
+    {
+      std::lock_guard guard(lock);
+      quit = true;
+    }
+    ready.notify_one();
+    io.join();
+  }
+  EXPECT_EQ(scheduler.active_tasks(), 0u);
+}
+
+// Peaks are exact: the most tasks alive at once and the most suspended.
+TEST(Scheduler, PeakLiveAndSuspendedAreExact) {
+  constexpr int kTasks = 100;
+  Scheduler scheduler(2);
+  PromiseCore promise;
+  for (int i = 0; i < kTasks; ++i) {
+    TaskRef t = spawn_fn(scheduler, [&](FnTask& self) {
+      if (self.runs.load(std::memory_order_relaxed) == 1 &&
+          self.waker.register_on(promise, self) == AddWaiterResult::Registered) {
+        return RunResult::Suspended;
+      }
+      return RunResult::Completed;
+    });
+  }
+  scheduler.wait_until_quiescent();
+  ASSERT_TRUE(promise.try_settle(Outcome::Success));
+  scheduler.wait_for_all_tasks_ended();
+  const SchedulerStats stats = scheduler.stats();
+  EXPECT_EQ(stats.peak_live, static_cast<std::uint64_t>(kTasks));
+  EXPECT_EQ(stats.peak_suspended, static_cast<std::uint64_t>(kTasks));
+}
+
+// Client events counted on workers and outside threads all reach the total.
+TEST(Scheduler, ClientEventsAreSummedOverAllThreads) {
+  constexpr int kTasks = 200;
+  Scheduler scheduler(2);
+  for (int i = 0; i < kTasks; ++i) {
+    TaskRef t = spawn_fn(scheduler, [&](FnTask&) {
+      for (int n = 0; n < 5; ++n) scheduler.count_client_event(3);
+      return RunResult::Completed;
+    });
+  }
+  std::thread outside([&] {
+    for (int n = 0; n < 500; ++n) scheduler.count_client_event(3);
+  });
+  outside.join();
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_EQ(scheduler.client_event_total(3), static_cast<std::uint64_t>(kTasks * 5 + 500));
+  EXPECT_EQ(scheduler.client_event_total(2), 0u);
 }
 
 }  // namespace

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The command line's diagnostics, checked on real runs of `weft`:
+#   --stats             exact counts for small programs with known work
+#   --dump-tasks-after  a dump of every live task, and the program goes on
+#   kill -QUIT          the same dump on demand
+# Usage: diagnostics.sh WEFT_BINARY (from the source root).
+set -euo pipefail
+weft=$1
+here=tests/cli
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect_line FILE REGEX: some line of FILE matches the extended regex.
+expect_line() {
+  if ! grep -Eq -- "$2" "$1"; then
+    fail "$1 has no line matching '$2'"
+    sed 's/^/    /' "$1"
+  fi
+}
+
+# --stats: tasks. 1 main + 10 + 1 failing + 1 cancelled = 13 spawned.
+"$weft" --stats run "$here/stats_tasks.weft" > "$tmp/out" 2> "$tmp/err" || fail "stats_tasks exited $?"
+expect_line "$tmp/out" '^\[0 2 4 6 8 10 12 14 16 18\]$'
+expect_line "$tmp/out" '^caught$'
+expect_line "$tmp/out" '^true$'
+expect_line "$tmp/err" '^weft stats \([0-9]+ workers\)$'
+expect_line "$tmp/err" '^  tasks +spawned 13  completed 13  failed 1  cancelled 1  abandoned 0$'
+expect_line "$tmp/err" '  I/O +timers 2  files 0  processes 0  tcp 0  http sent 0  http served 0$'
+expect_line "$tmp/err" '^  peak +live 1[0-9]  suspended [0-9]+$'
+expect_line "$tmp/err" '^  memory +peak resident [0-9.]+ MB$'
+expect_line "$tmp/err" '^  time +wall [0-9.]+ s  cpu [0-9.]+ s$'
+
+# --stats: messages. 3 channel sends + 2 actor messages.
+"$weft" --stats --threads 2 "$here/stats_messages.weft" > "$tmp/out" 2> "$tmp/err" ||
+  fail "stats_messages exited $?"
+expect_line "$tmp/out" '^3 30$'
+expect_line "$tmp/err" '^  messages +sent 5$'
+
+# --stats with (exit n): the table is still printed, the status kept.
+echo '(println "bye") (exit 3)' > "$tmp/exit.weft"
+status=0
+"$weft" --stats "$tmp/exit.weft" > "$tmp/out" 2> "$tmp/err" || status=$?
+[ "$status" = 3 ] || fail "exit.weft: status $status, expected 3"
+expect_line "$tmp/out" '^bye$'
+expect_line "$tmp/err" '^  tasks +spawned 1 '
+
+# Without --stats nothing is added to stderr.
+"$weft" "$here/stats_messages.weft" > "$tmp/out" 2> "$tmp/err" || fail "plain run exited $?"
+[ ! -s "$tmp/err" ] || fail "stderr not empty without --stats: $(cat "$tmp/err")"
+
+# --dump-tasks-after: four suspended tasks, then the program finishes.
+"$weft" --dump-tasks-after 0.3 "$here/dump_waits.weft" 1500 > "$tmp/out" 2> "$tmp/err" ||
+  fail "dump_waits exited $?"
+expect_line "$tmp/out" '^done \[1 2 3\]$'
+expect_line "$tmp/err" '^weft: task dump: 4 live tasks: 0 running or ready, 4 suspended$'
+expect_line "$tmp/err" 'the main program waits for a future no task computes'
+expect_line "$tmp/err" 'the task started at .*dump_waits.weft:5 waits for a receive from a channel \(unbounded, 0 queued\) \(for [0-9.]+ s\)$'
+expect_line "$tmp/err" '^    at worker \(.*dump_waits.weft:4:'
+[ "$(grep -c 'waits for a receive' "$tmp/err")" = 3 ] || fail "expected 3 receivers in the dump"
+
+# kill -QUIT: the same dump, on demand, and the program goes on.
+"$weft" "$here/dump_waits.weft" 3000 > "$tmp/out" 2> "$tmp/err" &
+pid=$!
+# Wait until the workers are suspended (the script prints nothing before),
+# then ask for dumps until one has all four tasks.
+for _ in $(seq 1 100); do
+  sleep 0.05
+  kill -QUIT "$pid" 2> /dev/null || break
+  if grep -q '4 suspended' "$tmp/err"; then break; fi
+done
+status=0
+wait "$pid" || status=$?
+[ "$status" = 0 ] || fail "dump_waits under kill -QUIT exited $status"
+expect_line "$tmp/out" '^done \[1 2 3\]$'
+expect_line "$tmp/err" '^weft: task dump: 4 live tasks: 0 running or ready, 4 suspended$'
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "diagnostics: all checks passed"
