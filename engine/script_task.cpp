@@ -239,9 +239,10 @@ void ScriptTask::finish(bool failed, Value result) {
     (void)f->complete(std::move(result));
   }
   // A task whose future was cancelled has not failed (TaskScope rule 7).
-  bool scope_failure = failed && f->outcome() == Outcome::Failure;
+  const Outcome settled = f->outcome();
+  bool scope_failure = failed && settled == Outcome::Failure;
   if (scope_failure) runtime_.count(RuntimeEvent::TaskFailed);
-  if (f->outcome() == Outcome::Cancelled) runtime_.count(RuntimeEvent::TaskCancelled);
+  if (settled == Outcome::Cancelled) runtime_.count(RuntimeEvent::TaskCancelled);
   for (auto& scope : member_of_) scope->child_ended(scope_failure, outcome);
   member_of_.clear();
   // Scopes this task opened but never closed (it ended by an exception

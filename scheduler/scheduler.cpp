@@ -60,8 +60,7 @@ Scheduler::WorkerContext* Scheduler::this_worker() const noexcept {
   return context != nullptr && context->scheduler == this ? context : nullptr;
 }
 
-void Scheduler::count(Counter counter) noexcept {
-  WorkerContext* worker = this_worker();
+void Scheduler::count(WorkerContext* worker, Counter counter) noexcept {
   if (worker != nullptr && worker->slot < arena_slots_) {
     // Relaxed load + store, not an RMW: only the thread in this arena slot
     // writes it (slot hand-overs are ordered inside oneTBB), and the
@@ -101,8 +100,7 @@ std::uint64_t Scheduler::sub_counts(std::uint64_t delta) noexcept {
   return now;
 }
 
-void Scheduler::record_peak(Counter peak, std::uint64_t value) noexcept {
-  WorkerContext* worker = this_worker();
+void Scheduler::record_peak(WorkerContext* worker, Counter peak, std::uint64_t value) noexcept {
   if (worker != nullptr && worker->slot < arena_slots_) {
     // Relaxed load + store: only this slot's thread writes it (see count).
     std::atomic<std::uint64_t>& p = stats_[worker->slot].counters[peak];
@@ -241,8 +239,9 @@ void Scheduler::spawn(Task& task) {
   assert(task.scheduler_ == nullptr && "a task is spawned once");
   // Task rule 6: written before transition_to_spawned publishes it.
   task.scheduler_ = this;
-  record_peak(kPeakLive, add_counts(kLiveOne | kActiveOne) >> 32);
-  count(kSpawned);
+  WorkerContext* worker = this_worker();
+  record_peak(worker, kPeakLive, add_counts(kLiveOne | kActiveOne) >> 32);
+  count(worker, kSpawned);
   task.state_.transition_to_spawned();
   submit(task, Route::Ready);
 }
@@ -327,7 +326,7 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
           const std::uint64_t holds = holds_.load(std::memory_order_relaxed);
           const std::uint64_t active = now & kActiveMask;
           const std::uint64_t tasks_active = active > holds ? active - holds : 0;
-          if (live > tasks_active) record_peak(kPeakSuspended, live - tasks_active);
+          if (live > tasks_active) record_peak(&context, kPeakSuspended, live - tasks_active);
           break;
         }
         case IdleAction::IdleLastRef:

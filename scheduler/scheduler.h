@@ -274,14 +274,15 @@ class Scheduler {
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;
   std::uint64_t sub_counts(std::uint64_t delta) noexcept;
-  // Raises the calling thread's slot's `peak` to `value` if below.
-  void record_peak(Counter peak, std::uint64_t value) noexcept;
+  // Raises the slot's `peak` to `value` if below (`worker`: this_worker()).
+  void record_peak(WorkerContext* worker, Counter peak, std::uint64_t value) noexcept;
   template <class Done>
   void wait_for(Done done);
 
   // The calling thread's context if it is running a task of this scheduler.
   [[nodiscard]] WorkerContext* this_worker() const noexcept;
-  void count(Counter counter) noexcept;
+  void count(Counter counter) noexcept { count(this_worker(), counter); }
+  void count(WorkerContext* worker, Counter counter) noexcept;
 
   const unsigned workers_;
   const std::uint32_t budget_;
