@@ -85,13 +85,20 @@ constexpr int kDeadlockCancelRounds = 3;
 // run, no timer, I/O or host promise is pending: scheduler.h, "Holds"),
 // returns the deadlock report, after cancelling the stalled tasks so that
 // the program can end and free them (their finally blocks run).
-std::string wait_for_program_end(Runtime& runtime) {
+std::string wait_for_program_end(Runtime& runtime, Future& main) {
   Scheduler& scheduler = runtime.scheduler();
   if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return "";
   SuspendedTaskReport stalled = report_suspended_tasks(runtime);
   std::string report = "deadlock: " + std::to_string(stalled.count) +
-                       (stalled.count == 1 ? " task" : " tasks") + " waiting forever\n" +
-                       stalled.text;
+                       (stalled.count == 1 ? " task" : " tasks") + " waiting forever";
+  // A program ends when every task it started has ended; these never will.
+  if (main.outcome() != Outcome::Pending) report += " after the main program finished";
+  report += "\n" + stalled.text;
+  // The main program's future first: cancelled, it is not a failure, so
+  // TopLevelFailure stays quiet; were another task cancelled first, the
+  // main program could fail with that task's cancellation and end the
+  // process before this report is printed.
+  (void)main.cancel();
   for (int round = 0; round < kDeadlockCancelRounds; ++round) {
     for (Value& future : suspended_task_futures(runtime)) {
       if (future.is(ObjType::Future)) (void)future.as<Future>()->cancel();
@@ -145,7 +152,7 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   if (f->core().add_waiter(on_failure) == AddWaiterResult::AlreadySettled) {
     on_failure.on_settled(f->outcome());
   }
-  const std::string deadlock = wait_for_program_end(runtime);
+  const std::string deadlock = wait_for_program_end(runtime, *f);
   f->mark_handled();
   if (!deadlock.empty()) {
     result.exit_code = kExitRuntimeError;
