@@ -103,12 +103,15 @@ class Closure final : public Obj {
 };
 
 // What a native function receives. `args` stays valid for the call.
+class Native;
+
 struct NativeCall {
   Runtime& runtime;
   Value* args;
   uint32_t count;
-  Map* keywords;               // nullptr when the call passed none
-  ScriptTask* task = nullptr;  // the calling task, when there is one
+  Map* keywords;                   // nullptr when the call passed none
+  ScriptTask* task = nullptr;      // the calling task, when there is one
+  const Native* callee = nullptr;  // the native being called
   // Where the call is (for natives that record it: actor/spawn).
   const Proto* caller_proto = nullptr;
   uint32_t caller_pc = 0;
@@ -138,17 +141,27 @@ struct NativeCall {
 
 using NativeFn = Value (*)(NativeCall& call);
 
+// State a native function carries with it (an embedding host's function),
+// reached through NativeCall::callee. Immutable once registered: natives
+// run on many workers at once.
+struct NativeData {
+  virtual ~NativeData() = default;
+};
+
 class Native final : public Obj {
  public:
   // max_args < 0: any number.
-  Native(std::string name, NativeFn fn, int min_args, int max_args)
+  Native(std::string name, NativeFn fn, int min_args, int max_args,
+         std::shared_ptr<const NativeData> data = {})
       : Obj(ObjType::Native),
         name_(std::move(name)),
         fn_(fn),
         min_args_(min_args),
-        max_args_(max_args) {}
+        max_args_(max_args),
+        data_(std::move(data)) {}
   const std::string& name() const { return name_; }
   NativeFn fn() const { return fn_; }
+  const NativeData* data() const { return data_.get(); }
   int min_args() const { return min_args_; }
   int max_args() const { return max_args_; }
 
@@ -157,6 +170,7 @@ class Native final : public Obj {
   NativeFn fn_;
   int min_args_;
   int max_args_;
+  std::shared_ptr<const NativeData> data_;
 };
 
 // The top-level variables of one program (a file, or a REPL session).

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "engine/array.h"
@@ -178,7 +179,8 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   return result;
 }
 
-ProgramResult run_file(Runtime& runtime, const std::string& path) {
+ProgramResult run_file(Runtime& runtime, const std::string& path,
+                       const std::function<void(const Value&)>& take_value) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ProgramResult result;
@@ -188,9 +190,15 @@ ProgramResult run_file(Runtime& runtime, const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  auto source = std::make_shared<SourceFile>(SourceFile{path, text.str()});
-  auto module = std::make_unique<Module>(path);
+  return run_source(runtime, std::make_shared<SourceFile>(SourceFile{path, text.str()}),
+                    take_value);
+}
+
+ProgramResult run_source(Runtime& runtime, const SourceRef& source,
+                         const std::function<void(const Value&)>& take_value) {
+  auto module = std::make_unique<Module>(source->name);
   ProgramResult result = run_program(runtime, *module, source);
+  if (take_value) take_value(result.value);
   // Futures kept in globals die with them; report those that failed
   // unhandled too. The module itself (its functions and constants) lives as
   // long as the runtime: a timer or a task may still hold a value that

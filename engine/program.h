@@ -2,6 +2,7 @@
 // report errors the way the command line promises.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "engine/function.h"
@@ -32,7 +33,14 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
 // status 70 unless another error set it).
 void collect_unhandled(Runtime& runtime, ProgramResult& result);
 
-// Reads `path` and runs it in a fresh module.
-ProgramResult run_file(Runtime& runtime, const std::string& path);
+// Reads `path` and runs it in a fresh module (see run_source).
+ProgramResult run_file(Runtime& runtime, const std::string& path,
+                       const std::function<void(const Value&)>& take_value = {});
+
+// Runs `source` in a fresh module, then drops its globals and the actors'
+// script values (the module's code stays with the runtime). `take_value`
+// sees the program's value before it is dropped (result.value is nil).
+ProgramResult run_source(Runtime& runtime, const SourceRef& source,
+                         const std::function<void(const Value&)>& take_value = {});
 
 }  // namespace weft

@@ -500,6 +500,7 @@ void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args, boo
         arity_error(native.name(), native.min_args(), native.max_args(), count);
       }
       NativeCall call{runtime_, fiber.stack.data() + 1, count, keywords};
+      call.callee = &native;
       fiber.result = native.fn()(call);
       return;
     }
@@ -1142,6 +1143,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         frame->pc = pc;
         NativeCall call{runtime_, R + call_base + 1, count, keywords, task};
+        call.callee = &native;
         call.can_park = task != nullptr && call_rerunnable;
         call.caller_proto = proto;
         call.caller_pc = static_cast<uint32_t>(pc - 1 - proto->code.data());
