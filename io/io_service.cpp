@@ -114,7 +114,10 @@ void IoService::end_operation() noexcept {
   // Rule 2. Release: pairs with the acquire load in pending_operations(), so
   // a reader of 0 sees the writes of every callback that ran (later
   // read-modify-writes on the word continue this release sequence).
-  const std::uint64_t before = pending_.fetch_sub(1, std::memory_order_release);
+  // Acquire too, for rule 5: the thread that ends a busy period may not be
+  // the one whose callback woke a task; acquiring the earlier decrements
+  // orders those wakes (and the period's busy()) before its idle().
+  const std::uint64_t before = pending_.fetch_sub(1, std::memory_order_acq_rel);
   // Rule 5: the last operation of a busy period, after its callback (and
   // the wakes it made) returned.
   if ((before & kCountMask) == 1 && activity_.idle) activity_.idle();
