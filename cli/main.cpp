@@ -29,12 +29,24 @@ void print_error(const std::string& error) {
   std::fflush(stderr);
 }
 
-// --trace is accepted but not implemented yet. Saying so beats silently
-// ignoring a flag the user typed.
-void note_scheduler_options(const CommandLine& line) {
-  if (!line.trace_file.empty()) {
-    std::fputs("weft: note: --trace is not implemented yet; ignored\n", stderr);
+// --trace records one program run; `repl` and `test` (whose scripts run in
+// child processes) have none to record. Saying so beats silently ignoring
+// a flag the user typed.
+void note_ignored_options(const CommandLine& line) {
+  if (!line.trace_file.empty() && line.command != Command::Run) {
+    std::fputs("weft: note: --trace applies to `weft run` only; ignored\n", stderr);
   }
+}
+
+// Writes the --trace file once the program and all its tasks have ended.
+// A file that cannot be written is an error of its own (status 73) when
+// the program itself succeeded; its output is already out.
+int write_trace(Runtime& runtime, const CommandLine& line, int status) {
+  if (line.trace_file.empty()) return status;
+  std::string error;
+  if (runtime.write_trace(line.trace_file, error)) return status;
+  print_error("weft: cannot write trace '" + line.trace_file + "': " + error);
+  return status == kExitOk ? kExitCannotCreate : status;
 }
 
 // What is printed about a run besides its output: the --stats table at
@@ -76,6 +88,7 @@ RuntimeOptions runtime_options(const CommandLine& line, RunDiagnostics* diagnost
   options.script_args = line.script_args;
   options.dump_bytecode = line.dump_bytecode;
   options.threads = static_cast<unsigned>(line.threads);
+  options.trace = line.command == Command::Run && !line.trace_file.empty();
   // (exit code) ends the process at once, even while other tasks still run
   // or wait; the runtime has flushed the script's output already.
   options.on_exit = [diagnostics](int code) {
@@ -103,7 +116,7 @@ int run_script(const CommandLine& line) {
   runtime.flush_out();
   print_error(result.error);
   diagnostics.print_stats();
-  return result.exit_code;
+  return write_trace(runtime, line, result.exit_code);
 }
 
 int start_repl(const CommandLine& line) {
@@ -114,7 +127,7 @@ int start_repl(const CommandLine& line) {
 }
 
 int run(const CommandLine& line) {
-  note_scheduler_options(line);
+  note_ignored_options(line);
   switch (line.command) {
     case Command::Run:
       return run_script(line);

@@ -9,7 +9,10 @@
 
 namespace weft {
 
-Future::~Future() = default;
+Future::~Future() {
+  // A traced I/O future freed before it settled leaves no stale entry.
+  if (runtime_.tracing()) runtime_.trace_io_forget(*this);
+}
 
 void Future::report_if_unhandled() {
   if (core_.outcome() == Outcome::Failure && !handled_.load(std::memory_order_relaxed)) {
@@ -29,6 +32,7 @@ bool Future::settle(Outcome outcome, Value value) {
   // Rule 1: the value is written between the claim and the publish.
   if (!core_.try_settle(outcome, [&] { result_ = std::move(value); })) return false;
   runtime_.count(RuntimeEvent::PromiseSettled);
+  if (runtime_.tracing()) runtime_.trace_io_settled(*this);
   dispatch_callbacks();
   return true;
 }

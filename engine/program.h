@@ -16,7 +16,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitCompileError = 65;  // parse or compile error
 inline constexpr int kExitRuntimeError = 70;  // uncaught exception
 inline constexpr int kExitUsage = 64;
-inline constexpr int kExitNoInput = 66;  // file not found or unreadable
+inline constexpr int kExitNoInput = 66;       // file not found or unreadable
+inline constexpr int kExitCannotCreate = 73;  // an output file (--trace) cannot be written
 
 struct ProgramResult {
   int exit_code = kExitOk;

@@ -10,6 +10,7 @@
 #include "engine/stdlib/stdlib.h"
 #include "io/io_service.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/trace_recorder.h"
 
 namespace weft {
 

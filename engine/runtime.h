@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -25,6 +26,8 @@ namespace weft {
 class Actor;
 
 class RegexCache;
+class TraceRecorder;
+class Future;
 class Scheduler;
 class IoService;
 
@@ -42,6 +45,9 @@ struct RuntimeOptions {
   std::function<void(int)> on_exit;
   bool dump_bytecode = false;
   bool trace_instructions = false;
+  // --trace FILE: record run segments, flows and I/O operations
+  // (scheduler/trace_recorder.h); write_trace() writes them.
+  bool trace = false;
 };
 
 struct StringHash {
@@ -101,6 +107,17 @@ class Runtime {
   // Counts one event for --stats, in the calling worker's own counters.
   void count(RuntimeEvent event);
 
+  // --trace (RuntimeOptions::trace). tracing() is one load; the rest only
+  // matter while it is true. An I/O operation is a slice from
+  // trace_io_begin (its future made, `name` saying what it is) to the
+  // future's settle.
+  [[nodiscard]] bool tracing() const { return options_.trace; }
+  void trace_io_begin(const Future& future, std::string_view name);
+  void trace_io_settled(const Future& future);
+  void trace_io_forget(const Future& future);
+  // After the program ended: writes the trace; false with `error` set.
+  [[nodiscard]] bool write_trace(const std::string& path, std::string& error);
+
   // `(exit code)` from any task (see RuntimeOptions::on_exit).
   void request_exit(int code);
   bool exit_requested() const { return exit_code_.load(std::memory_order_acquire) >= 0; }
@@ -154,6 +171,11 @@ class Runtime {
   std::unique_ptr<RegexCache> regex_cache_;
   std::atomic<uint64_t> rng_state_;  // SplitMix64 counter, seeded from std::random_device
   const bool stdout_is_terminal_;
+  // --trace: made with the scheduler, before any task; declared before it, so it outlives it.
+  std::unique_ptr<TraceRecorder> trace_;
+  std::atomic<std::thread::id> io_thread_id_{};
+  std::mutex trace_io_lock_;
+  std::unordered_map<const Future*, std::pair<std::uint64_t, std::uint32_t>> trace_io_started_;
   // Declared late so that it is destroyed early: tasks refer to everything
   // above. Made once, under scheduler_once_.
   std::once_flag scheduler_once_;

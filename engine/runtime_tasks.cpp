@@ -1,10 +1,13 @@
 // The runtime's concurrency services: the worker pool, exit requests and
 // reports of failures nobody looked at.
+#include <algorithm>
 #include <mutex>
+#include <thread>
 
 #include "engine/runtime.h"
 #include "io/io_service.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/trace_recorder.h"
 
 namespace weft {
 
@@ -12,6 +15,17 @@ Scheduler& Runtime::scheduler() {
   std::call_once(scheduler_once_, [this] {
     SchedulerOptions options;
     options.workers = options_.threads;
+    if (options_.trace) {
+      unsigned workers = options_.threads != 0 ? options_.threads
+                                               : std::max(std::thread::hardware_concurrency(), 1u);
+      // One track per arena slot: oneTBB makes at least two.
+      trace_ = std::make_unique<TraceRecorder>(std::max(workers, 2u));
+      trace_->set_io_thread_test([this] {
+        // Acquire: pairs with the release store in io().
+        return std::this_thread::get_id() == io_thread_id_.load(std::memory_order_acquire);
+      });
+      options.trace = trace_.get();
+    }
     scheduler_ = std::make_unique<Scheduler>(options);
   });
   return *scheduler_;
@@ -26,6 +40,8 @@ IoService& Runtime::io() {
     IoActivity activity{.busy = [&workers] { workers.hold(); },
                         .idle = [&workers] { workers.release(); }};
     io_ = std::make_unique<IoService>(IoConfig{}, std::move(activity));
+    // Release: pairs with the acquire in the trace's thread test.
+    io_thread_id_.store(io_->thread_id(), std::memory_order_release);
   });
   return *io_;
 }
@@ -38,6 +54,36 @@ void Runtime::count(RuntimeEvent event) {
   // happen on tasks, the I/O thread or callbacks, all made after the
   // scheduler; without one (a bare Vm in a test) there is nothing to count.
   if (scheduler_) scheduler_->count_client_event(static_cast<unsigned>(event));
+}
+
+void Runtime::trace_io_begin(const Future& future, std::string_view name) {
+  if (!trace_) return;
+  std::uint32_t id = trace_->intern(name);
+  std::lock_guard guard(trace_io_lock_);
+  trace_io_started_[&future] = {trace_->now(), id};
+}
+
+void Runtime::trace_io_settled(const Future& future) {
+  if (!trace_) return;
+  std::lock_guard guard(trace_io_lock_);
+  auto it = trace_io_started_.find(&future);
+  if (it == trace_io_started_.end()) return;
+  trace_->io_slice(it->second.second, it->second.first, trace_->now());
+  trace_io_started_.erase(it);
+}
+
+void Runtime::trace_io_forget(const Future& future) {
+  if (!trace_) return;
+  std::lock_guard guard(trace_io_lock_);
+  trace_io_started_.erase(&future);
+}
+
+bool Runtime::write_trace(const std::string& path, std::string& error) {
+  if (!trace_) {
+    error = "tracing was not enabled";
+    return false;
+  }
+  return trace_->write_json(path, error);
 }
 
 void Runtime::outside_work_started() {

@@ -9,6 +9,7 @@
 #include "engine/task_scope.h"
 #include "engine/vm.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/trace_recorder.h"
 
 namespace weft {
 
@@ -182,6 +183,28 @@ void ScriptTask::list_as_suspended() {
   }
   suspended_since_ = std::chrono::steady_clock::now();
   runtime_.suspended_tasks().add(*this);
+}
+
+TraceTag* ScriptTask::trace_tag(TraceRecorder& recorder) noexcept {
+  if (trace_tag_) return trace_tag_.get();
+  try {
+    // First call: by the spawner, while callable_ is still here.
+    auto tag = std::make_unique<TraceTag>();
+    std::string name = "task";
+    if (callable_.is(ObjType::Closure)) {
+      const Proto* proto = callable_.as<Closure>()->proto();
+      std::string where = origin();
+      if (where.empty() && proto->source) where = proto->source->name;
+      name = proto->name + " " + where;
+    } else if (callable_.is(ObjType::Native)) {
+      name = callable_.as<Native>()->name();
+    }
+    tag->name = recorder.intern(name);
+    trace_tag_ = std::move(tag);
+  } catch (...) {
+    return nullptr;  // out of memory: this task goes untraced
+  }
+  return trace_tag_.get();
 }
 
 std::string ScriptTask::origin() const {

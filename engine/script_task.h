@@ -114,6 +114,9 @@ class ScriptTask final : public Task {
     return suspended_since_;
   }
   SuspendedLink& suspended_link() { return suspended_link_; }
+
+  // --trace: named "function file:line" after where it was started.
+  TraceTag* trace_tag(TraceRecorder& recorder) noexcept override;
   // The task's future (nil once it has finished).
   [[nodiscard]] Value future() const { return future_; }
 
@@ -160,6 +163,8 @@ class ScriptTask final : public Task {
   uint32_t awaited_origin_pc_ = 0;
   std::chrono::steady_clock::time_point suspended_since_;
   SuspendedLink suspended_link_;
+  // --trace only (scheduler/trace_recorder.h rule 3).
+  std::unique_ptr<TraceTag> trace_tag_;
 };
 
 }  // namespace weft

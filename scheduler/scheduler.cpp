@@ -7,6 +7,8 @@
 #include <cassert>
 #include <utility>
 
+#include "scheduler/trace_recorder.h"
+
 namespace weft {
 
 // Set by run_task for the length of one run, so that spawn and wake can
@@ -34,6 +36,7 @@ Scheduler::Scheduler(const SchedulerOptions& options)
       budget_(options.budget),
       worker_spawn_(options.worker_spawn),
       fair_wake_interval_(options.fair_wake_interval),
+      trace_(options.trace),
       parallelism_(tbb::global_control::max_allowed_parallelism, workers_ + 1),
       arena_(static_cast<int>(workers_), /*reserved_for_masters=*/0),
       arena_slots_(std::max(workers_, 2u)),
@@ -242,13 +245,30 @@ void Scheduler::spawn(Task& task) {
   WorkerContext* worker = this_worker();
   record_peak(worker, kPeakLive, add_counts(kLiveOne | kActiveOne) >> 32);
   count(worker, kSpawned);
+  if (trace_ != nullptr) trace_flow_to(task, worker, /*first=*/true);
   task.state_.transition_to_spawned();
   submit(task, Route::Ready);
+}
+
+void Scheduler::trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept {
+  TraceTag* tag = task.trace_tag(*trace_);
+  if (tag == nullptr) return;
+  try {
+    if (first) tag->id = trace_->next_id();
+    tag->pending_flow = trace_->next_id();
+    const unsigned track = worker != nullptr && worker->slot < trace_->outside_track()
+                               ? worker->slot
+                               : trace_->track_of_other_thread();
+    trace_->flow_start(track, tag->pending_flow, trace_->now());
+  } catch (...) {
+    tag->pending_flow = 0;  // out of memory: this flow goes unrecorded
+  }
 }
 
 void Scheduler::submit_woken(Task& task) {
   add_counts(kActiveOne);
   count(kWakes);
+  if (trace_ != nullptr) trace_flow_to(task, this_worker(), /*first=*/false);
   submit(task, wake_route());
 }
 
@@ -300,7 +320,34 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
   if (origin >= 0 && origin != index) count(kMigrated);
 
   task.state_.transition_to_running();
+  // --trace: what the segment needs is read before run(); after it the
+  // task may run elsewhere or be freed.
+  TraceTag* tag = trace_ != nullptr ? task.trace_tag(*trace_) : nullptr;
+  std::uint64_t task_id = 0;
+  std::uint32_t task_name = 0;
+  std::uint64_t started = 0;
+  unsigned track = 0;
+  if (tag != nullptr) {
+    track = slot < trace_->outside_track() ? slot : trace_->outside_track();
+    task_id = tag->id;
+    task_name = tag->name;
+    started = trace_->now();
+    if (tag->pending_flow != 0) {
+      try {
+        trace_->flow_end(track, tag->pending_flow, started);
+      } catch (...) {
+      }
+      tag->pending_flow = 0;
+    }
+  }
   const RunResult result = task.run(budget_);
+  if (tag != nullptr) {
+    try {
+      trace_->segment(track, task_id, task_name, started, trace_->now());
+    } catch (...) {
+      // Out of memory while tracing: the segment goes unrecorded.
+    }
+  }
 
   // From here on the task may be running elsewhere or deleted as soon as
   // it leaves this thread's hands: each branch touches it last.

@@ -145,6 +145,10 @@ struct SchedulerOptions {
   // Every Nth wake made on a worker goes to the shared stream (fairness);
   // 0 disables that.
   unsigned fair_wake_interval = 32;
+  // --trace: run segments, spawn and wake flows go here (it must outlive
+  // the scheduler, and have a track per arena slot: max(workers, 2)).
+  // Null: nothing is recorded, one branch per event.
+  TraceRecorder* trace = nullptr;
 };
 
 // Totals since construction. Exact once the scheduler is quiescent.
@@ -266,6 +270,8 @@ class Scheduler {
   void submit_woken(Task& task);
   // Ready, or Behind for every fair_wake_interval-th wake on a worker.
   [[nodiscard]] Route wake_route() noexcept;
+  // --trace: a flow from here (spawn or wake) to the task's next run.
+  void trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept;
   // Task::unref() deleted a spawned task that never completed.
   void task_abandoned() noexcept;
   // One queue entry (see the run of one entry above). noexcept: rule 7.
@@ -288,6 +294,7 @@ class Scheduler {
   const std::uint32_t budget_;
   const WorkerSpawn worker_spawn_;
   const unsigned fair_wake_interval_;
+  TraceRecorder* const trace_;
   // Declared before arena_ so that it is alive while the arena is.
   tbb::global_control parallelism_;
   tbb::task_arena arena_;

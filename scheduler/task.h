@@ -138,9 +138,7 @@ class TaskState {
     [[nodiscard]] bool complete() const { return word & kComplete; }
     [[nodiscard]] bool cancelled() const { return word & kCancelled; }
     [[nodiscard]] bool fresh() const { return word & kNew; }
-    [[nodiscard]] bool idle() const {
-      return !(word & (kScheduled | kRunning | kComplete | kNew));
-    }
+    [[nodiscard]] bool idle() const { return !(word & (kScheduled | kRunning | kComplete | kNew)); }
     [[nodiscard]] std::uint64_t refs() const { return word >> kRefShift; }
   };
 
@@ -176,6 +174,9 @@ class TaskState {
   std::atomic<std::uint64_t> word_;
 };
 
+class TraceRecorder;
+struct TraceTag;
+
 class Task {
  public:
   Task(const Task&) = delete;
@@ -187,9 +188,7 @@ class Task {
   void wake() noexcept;
   // Requests cancellation and wakes the task (rule 4). Any thread.
   void cancel() noexcept;
-  [[nodiscard]] bool cancel_requested() const noexcept {
-    return state_.cancel_requested();
-  }
+  [[nodiscard]] bool cancel_requested() const noexcept { return state_.cancel_requested(); }
   // True once run() returned Completed; what the task wrote before that is
   // visible to the caller.
   [[nodiscard]] bool is_complete() const noexcept { return state_.is_complete(); }
@@ -204,6 +203,11 @@ class Task {
  protected:
   Task() noexcept = default;
   virtual ~Task() = default;
+
+  // Its identity in a trace (trace_recorder.h), or null for a task that is
+  // not traced. Called only while a recorder is attached, by the spawner,
+  // the waker and the running worker (that file's rule 3).
+  virtual TraceTag* trace_tag(TraceRecorder& /*recorder*/) noexcept { return nullptr; }
 
   // Runs until the task completes, suspends (rule 3) or spends `budget`
   // (the engine's unit: instructions at back-jumps and calls). Called by

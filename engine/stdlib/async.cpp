@@ -233,6 +233,9 @@ Value sleep_async(NativeCall& call) {
   Value future = make_future(call.runtime);
   Value held = future;
   auto delay = duration_from(call.arg(0), 0.001, "sleep_async");
+  if (call.runtime.tracing()) {
+    call.runtime.trace_io_begin(*future.as<Future>(), "sleep " + display(call.arg(0)) + " ms");
+  }
   TimerHandle timer = call.runtime.io().start_timer(delay, [held](bool fired) mutable {
     Future* f = held.as<Future>();
     if (fired) {

@@ -71,6 +71,9 @@ Value request_async(NativeCall& call, const char* fn, std::string method, std::s
   request.headers = headers_from(keyword_arg(call, "headers"), fn);
   call.runtime.count(RuntimeEvent::HttpRequestSent);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing()) {
+    call.runtime.trace_io_begin(*future.as<Future>(), request.method + " " + request.url);
+  }
   NetOperation op = http_request(call.runtime.io(), std::move(request),
                                  [future](NetResult<HttpResponse> result) mutable {
                                    Future* f = future.as<Future>();

@@ -77,6 +77,8 @@ Value read_async(NativeCall& call) {
   const char* fn = "io/read_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
   call.runtime.io().files().read_file(std::move(path),
                                       settle_future<std::string>(future, fn, [](std::string text) {
                                         return make_string(std::move(text));
@@ -90,6 +92,8 @@ Value write_async(NativeCall& call) {
   std::string path = string_arg(call, 0, fn);
   std::string text = string_arg(call, 1, fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
   call.runtime.io().files().write_file(std::move(path), std::move(text), settle_nil(future, fn));
   return future;
 }
@@ -100,6 +104,8 @@ Value append_async(NativeCall& call) {
   std::string path = string_arg(call, 0, fn);
   std::string text = string_arg(call, 1, fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
   call.runtime.io().files().append_file(std::move(path), std::move(text), settle_nil(future, fn));
   return future;
 }
@@ -109,6 +115,8 @@ Value read_lines_async(NativeCall& call) {
   const char* fn = "io/read_lines_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
   call.runtime.io().files().read_lines(
       std::move(path), settle_future<std::vector<std::string>>(future, fn, strings_to_array));
   return future;
@@ -119,6 +127,8 @@ Value list_dir_async(NativeCall& call) {
   const char* fn = "io/list_dir_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
   call.runtime.io().files().list_dir(
       std::move(path), settle_future<std::vector<std::string>>(future, fn, strings_to_array));
   return future;
@@ -129,6 +139,8 @@ Value delete_async(NativeCall& call) {
   const char* fn = "io/delete_async";
   std::string path = string_arg(call, 0, fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
   call.runtime.io().files().delete_file(std::move(path), settle_nil(future, fn));
   return future;
 }
@@ -153,6 +165,8 @@ Value run_process_async(NativeCall& call) {
     }
   }
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing())
+    call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + argv[0]);
   ProcessHandle handle = call.runtime.io().processes().run(
       std::move(argv), settle_future<ProcessResult>(future, fn, [](ProcessResult result) {
         Value map = make_map();

@@ -77,6 +77,9 @@ Value TcpConnectionObject::write_async(Runtime& runtime, std::string data,
                                        std::optional<std::chrono::nanoseconds> timeout) {
   runtime.count(RuntimeEvent::TcpOperation);
   Value future = make_future(runtime);
+  if (runtime.tracing()) {
+    runtime.trace_io_begin(*future.as<Future>(), "tcp write " + connection_.peer_address());
+  }
   NetOperation op = connection_.write(
       std::move(data),
       [future](std::optional<NetError> error) mutable {
@@ -108,6 +111,10 @@ Value connect_async(NativeCall& call) {
   std::string host = string_arg(call, 0, fn);
   uint16_t port = port_arg(call.arg(1), fn);
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing()) {
+    call.runtime.trace_io_begin(*future.as<Future>(),
+                                "tcp connect " + host + ":" + std::to_string(port));
+  }
   NetOperation op = tcp_connect(
       call.runtime.io(), std::move(host), port,
       [future](NetResult<TcpConnection> result) mutable {
@@ -128,6 +135,9 @@ Value read_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::TcpOperation);
   const TcpConnection& connection = connection_arg(call, "read_async");
   Value future = make_future(call.runtime);
+  if (call.runtime.tracing()) {
+    call.runtime.trace_io_begin(*future.as<Future>(), "tcp read " + connection.peer_address());
+  }
   NetOperation op = connection.read_some(
       [future](NetResult<std::optional<std::string>> result) mutable {
         Future* f = future.as<Future>();

@@ -3,6 +3,7 @@
 #   --stats             exact counts for small programs with known work
 #   --dump-tasks-after  a dump of every live task, and the program goes on
 #   kill -QUIT          the same dump on demand
+#   --trace FILE        a consistent Chrome trace (tests/cli/check_trace.py)
 # Usage: diagnostics.sh WEFT_BINARY (from the source root).
 set -euo pipefail
 weft=$1
@@ -79,6 +80,28 @@ wait "$pid" || status=$?
 [ "$status" = 0 ] || fail "dump_waits under kill -QUIT exited $status"
 expect_line "$tmp/out" '^done \[1 2 3\]$'
 expect_line "$tmp/err" '^weft: task dump: 4 live tasks: 0 running or ready, 4 suspended$'
+
+# --trace: a Chrome trace of a mixed program, at 1, 2 and 8 workers, checked
+# for consistency by check_trace.py (segments, flows, I/O slices, names).
+for threads in 1 2 8; do
+  if "$weft" --threads "$threads" --trace "$tmp/trace.json" "$here/trace_mixed.weft" > "$tmp/out" 2> "$tmp/err"; then
+    expect_line "$tmp/out" '^64 190 5 true traced$'
+    python3 "$here/check_trace.py" "$tmp/trace.json" \
+      --name '^tree .*trace_mixed.weft:6$' --name '^<async> .*trace_mixed.weft:9$' \
+      --name '^<main> .*trace_mixed.weft$' \
+      --io '^sleep 20 ms$' --io '^io/read_async tests/cli/trace_mixed.weft$' \
+      --io '^process/run_async /bin/echo$' || fail "trace at $threads workers is inconsistent"
+  else
+    fail "trace_mixed at $threads workers exited $?: $(cat "$tmp/err")"
+  fi
+done
+
+# --trace to a file that cannot be written: status 73, the output kept.
+status=0
+"$weft" --trace /nonexistent-dir/trace.json "$here/trace_mixed.weft" > "$tmp/out" 2> "$tmp/err" || status=$?
+[ "$status" = 73 ] || fail "unwritable trace: status $status, expected 73"
+expect_line "$tmp/out" '^64 190 5 true traced$'
+expect_line "$tmp/err" "^weft: cannot write trace '/nonexistent-dir/trace.json': No such file or directory$"
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures check(s) failed"
