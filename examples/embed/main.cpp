@@ -11,61 +11,14 @@
 // awaits all of them. Nothing blocks a Weft worker while the host works.
 #include <weft/weft.h>
 
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
-#include <functional>
-#include <mutex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "host_pool.h"
+
 namespace {
-
-// The host's own thread pool: a queue of jobs and a few threads.
-class HostPool {
- public:
-  explicit HostPool(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
-  }
-  ~HostPool() {
-    {
-      std::lock_guard guard(lock_);
-      stopping_ = true;
-    }
-    ready_.notify_all();
-    for (std::thread& worker : workers_) worker.join();
-  }
-  void submit(std::function<void()> job) {
-    {
-      std::lock_guard guard(lock_);
-      jobs_.push_back(std::move(job));
-    }
-    ready_.notify_one();
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock guard(lock_);
-        ready_.wait(guard, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-
-  std::mutex lock_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
-};
 
 constexpr const char* kScript = R"weft(
 (var text "the quick brown fox jumps over the lazy dog")
@@ -82,7 +35,7 @@ total
 }  // namespace
 
 int main() {
-  HostPool pool(4);
+  weft_example::HostPool pool(4);
   weft::embed::EngineOptions options;
   options.threads = 2;
   weft::embed::Engine engine(options);

@@ -5,14 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "examples/embed/host_pool.h"
 #include "weft/weft.h"
 
 namespace {
@@ -29,50 +26,6 @@ EngineOptions capturing(unsigned threads = 2) {
   options.capture_output = true;
   return options;
 }
-
-// A host's own pool of threads, as a database driver or RPC library has.
-class HostThreads {
- public:
-  explicit HostThreads(unsigned count) {
-    for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { work(); });
-  }
-  ~HostThreads() {
-    {
-      std::lock_guard guard(lock_);
-      stopping_ = true;
-    }
-    ready_.notify_all();
-    for (std::thread& thread : threads_) thread.join();
-  }
-  void submit(std::function<void()> job) {
-    {
-      std::lock_guard guard(lock_);
-      jobs_.push_back(std::move(job));
-    }
-    ready_.notify_one();
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock guard(lock_);
-        ready_.wait(guard, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-
-  std::mutex lock_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
 
 TEST(Embed, ResultsComeBackAsCppValues) {
   Engine engine(capturing());
@@ -140,7 +93,7 @@ TEST(Embed, HostFunctionsTakeAndGiveValuesAndThrowHostExceptions) {
 // once; every 97th is rejected. The sums are exact.
 TEST(Embed, AsyncFunctionsAreSettledFromTheHostsOwnThreads) {
   constexpr int kCalls = 8000;
-  HostThreads host(8);
+  weft_example::HostPool host(8);
   Engine engine(capturing());
   std::atomic<int> calls{0};
   engine.register_async_function("host/double", 1, 1,

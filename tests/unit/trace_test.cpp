@@ -56,11 +56,19 @@ class TracedTask final : public Task {
   TaskWaker waker_;
 };
 
-std::string read_file(const std::string& path) {
+// Writes the recorder's JSON to a temporary file and parses it back.
+rapidjson::Document written_trace(const TraceRecorder& recorder) {
+  weft::testing::TempDir dir;
+  const std::string path = dir.path() + "/trace.json";
+  std::string error;
+  EXPECT_TRUE(recorder.write_json(path, error)) << error;
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
-  return text.str();
+  rapidjson::Document document;
+  document.Parse(text.str().c_str());
+  EXPECT_FALSE(document.HasParseError());
+  return document;
 }
 
 TEST(Trace, SegmentsAndFlowsOfARealSchedulerAreExact) {
@@ -82,14 +90,7 @@ TEST(Trace, SegmentsAndFlowsOfARealSchedulerAreExact) {
     settler.join();
     scheduler.wait_for_all_tasks_ended();
   }
-  weft::testing::TempDir dir;
-  const std::string path = dir.path() + "/trace.json";
-  std::string error;
-  ASSERT_TRUE(recorder.write_json(path, error)) << error;
-
-  rapidjson::Document document;
-  document.Parse(read_file(path).c_str());
-  ASSERT_FALSE(document.HasParseError());
+  rapidjson::Document document = written_trace(recorder);
   const auto& events = document["traceEvents"];
   int segments = 0;
   std::map<std::uint64_t, int> flow_starts;
@@ -123,13 +124,7 @@ TEST(Trace, IoSlicesAndNamesAreEscaped) {
   std::uint32_t name = recorder.intern("read \"a\\b\"\n");
   EXPECT_EQ(recorder.intern("read \"a\\b\"\n"), name);
   recorder.io_slice(name, 10, 2010);
-  weft::testing::TempDir dir;
-  const std::string path = dir.path() + "/trace.json";
-  std::string error;
-  ASSERT_TRUE(recorder.write_json(path, error)) << error;
-  rapidjson::Document document;
-  document.Parse(read_file(path).c_str());
-  ASSERT_FALSE(document.HasParseError());
+  rapidjson::Document document = written_trace(recorder);
   bool found = false;
   for (const auto& e : document["traceEvents"].GetArray()) {
     if (std::string(e["ph"].GetString()) != "X") continue;
@@ -139,6 +134,8 @@ TEST(Trace, IoSlicesAndNamesAreEscaped) {
     EXPECT_DOUBLE_EQ(e["dur"].GetDouble(), 2.0);
   }
   EXPECT_TRUE(found);
+  weft::testing::TempDir dir;
+  std::string error;
   EXPECT_FALSE(recorder.write_json(dir.path() + "/missing/trace.json", error));
   EXPECT_FALSE(error.empty());
 }
