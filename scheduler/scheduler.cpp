@@ -336,6 +336,7 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
       try {
         trace_->flow_end(track, tag->pending_flow, started);
       } catch (...) {
+        // Out of memory while tracing: this flow end goes unrecorded.
       }
       tag->pending_flow = 0;
     }
