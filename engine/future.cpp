@@ -30,9 +30,12 @@ void Future::report_if_unhandled() {
 
 bool Future::settle(Outcome outcome, Value value) {
   // Rule 1: the value is written between the claim and the publish.
+  // --trace: an I/O operation's slice ends before its settle can wake
+  // anyone; a woken task may end the program, and the trace is written
+  // then. (A settle that loses finds no slice left to end.)
+  if (runtime_.tracing()) runtime_.trace_io_settled(*this);
   if (!core_.try_settle(outcome, [&] { result_ = std::move(value); })) return false;
   runtime_.count(RuntimeEvent::PromiseSettled);
-  if (runtime_.tracing()) runtime_.trace_io_settled(*this);
   dispatch_callbacks();
   return true;
 }

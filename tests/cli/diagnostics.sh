@@ -89,7 +89,7 @@ for threads in 1 2 8; do
     python3 "$here/check_trace.py" "$tmp/trace.json" \
       --name '^tree .*trace_mixed.weft:6$' --name '^<async> .*trace_mixed.weft:9$' \
       --name '^<main> .*trace_mixed.weft$' \
-      --io '^sleep [0-9]+ ms$' --io '^io/read_async tests/cli/trace_mixed.weft$' \
+      --io '^sleep 20 ms$' --io '^io/read_async tests/cli/trace_mixed.weft$' \
       --io '^process/run_async /bin/echo$' || fail "trace at $threads workers is inconsistent"
   else
     fail "trace_mixed at $threads workers exited $?: $(cat "$tmp/err")"
