@@ -1,6 +1,9 @@
 // The trace recorder; the protocol is in trace_recorder.h.
 #include "scheduler/trace_recorder.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -10,28 +13,13 @@ namespace weft {
 
 namespace {
 
-void append_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += c;
-        }
-    }
-  }
+// `text` as a JSON string, quotes included, escaped by RapidJSON (the
+// project's JSON library) rather than by hand.
+void append_json_string(std::string& out, std::string_view text) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  out.append(buffer.GetString(), buffer.GetSize());
 }
 
 // Trace-event timestamps are microseconds; keep the nanoseconds.
@@ -115,9 +103,9 @@ bool TraceRecorder::write_json(const std::string& path, std::string& error) cons
                                                   : std::string("I/O");
     begin_event();
     out += "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":" + std::to_string(track) +
-           ",\"args\":{\"name\":\"";
-    append_escaped(out, name);
-    out += "\"}}";
+           ",\"args\":{\"name\":";
+    append_json_string(out, name);
+    out += "}}";
     begin_event();
     out +=
         "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":1,\"tid\":" + std::to_string(track) +
@@ -132,9 +120,9 @@ bool TraceRecorder::write_json(const std::string& path, std::string& error) cons
         case Kind::IoSlice:
           out += "{\"ph\":\"X\",\"cat\":\"";
           out += e.kind == Kind::Segment ? "task" : "io";
-          out += "\",\"name\":\"";
-          append_escaped(out, names_[e.name]);
-          out += "\",\"pid\":1,\"tid\":" + tid + ",\"ts\":";
+          out += "\",\"name\":";
+          append_json_string(out, names_[e.name]);
+          out += ",\"pid\":1,\"tid\":" + tid + ",\"ts\":";
           append_micros(out, e.start);
           out += ",\"dur\":";
           append_micros(out, e.end - e.start);
