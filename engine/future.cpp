@@ -43,12 +43,14 @@ bool Future::settle(Outcome outcome, Value value) {
 bool Future::cancel() {
   if (!settle(Outcome::Cancelled, Value())) return false;
   if (task_) task_->cancel();
-  if (operation_) (*operation_)();  // rule 5: the winner, once
+  // Rule 5: the winner, once.
+  if (operation_) (*operation_)();
+  if (timer_.valid()) timer_.cancel();
   return true;
 }
 
 void Future::cancel_if_abandoned() {
-  if (!operation_ || outcome() != Outcome::Pending) return;
+  if (!has_operation() || outcome() != Outcome::Pending) return;
   // Two references: the awaiting task's register and the operation's. A
   // third holder (a variable elsewhere, an array, another waiter's task)
   // could still observe the future. The count cannot grow meanwhile: only

@@ -35,6 +35,7 @@
 
 #include "engine/object.h"
 #include "engine/value.h"
+#include "io/timer.h"
 #include "scheduler/promise.h"
 #include "scheduler/spin_lock.h"
 #include "scheduler/task.h"
@@ -75,6 +76,9 @@ class Future final : public Obj {
   void set_operation(std::function<void()> cancel_operation) {
     operation_ = std::make_unique<std::function<void()>>(std::move(cancel_operation));
   }
+  // Rule 5 for the commonest operation, a timer, without the allocations
+  // of a std::function.
+  void set_timer(TimerHandle timer) { timer_ = std::move(timer); }
   // Called by a task that held the last other reference in the register
   // it awaited from, and stops awaiting (it was cancelled): cancels the
   // future and its operation when nobody else can see them (rule 5).
@@ -93,6 +97,7 @@ class Future final : public Obj {
 
  private:
   [[nodiscard]] bool settle(Outcome outcome, Value value);
+  bool has_operation() const { return operation_ || timer_.valid(); }
   void report_if_unhandled();
   void dispatch_callbacks();
 
@@ -105,6 +110,7 @@ class Future final : public Obj {
   bool callbacks_dispatched_ = false;
   TaskRef task_;
   std::unique_ptr<std::function<void()>> operation_;
+  TimerHandle timer_;
   const Proto* origin_proto_ = nullptr;
   uint32_t origin_pc_ = 0;
 };

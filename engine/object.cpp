@@ -6,8 +6,7 @@ namespace {
 
 void drain(DestroyWorklist& worklist) {
   while (!worklist.empty()) {
-    Obj* obj = worklist.back();
-    worklist.pop_back();
+    Obj* obj = worklist.take();
     obj->release_children(worklist);
     delete obj;
   }

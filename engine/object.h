@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -52,8 +53,38 @@ enum ObjFlag : uint8_t {
 class Obj;
 
 // Collects the children of objects being destroyed, so that destruction of
-// a deep structure is a loop, not a recursion (rule 5).
-using DestroyWorklist = std::vector<Obj*>;
+// a deep structure is a loop, not a recursion (rule 5). The first few
+// entries live in place: freeing a task, a future or a closure (a handful
+// of children) allocates nothing.
+class DestroyWorklist {
+ public:
+  DestroyWorklist() = default;
+  explicit DestroyWorklist(Obj* first) { push_back(first); }
+
+  void push_back(Obj* obj) {
+    if (in_place_count_ < kInPlace) {
+      in_place_[in_place_count_++] = obj;
+    } else {
+      overflow_.push_back(obj);
+    }
+  }
+  bool empty() const { return in_place_count_ == 0 && overflow_.empty(); }
+  // Any entry; the order of destruction does not matter.
+  Obj* take() {
+    if (!overflow_.empty()) {
+      Obj* obj = overflow_.back();
+      overflow_.pop_back();
+      return obj;
+    }
+    return in_place_[--in_place_count_];
+  }
+
+ private:
+  static constexpr size_t kInPlace = 8;
+  Obj* in_place_[kInPlace];
+  size_t in_place_count_ = 0;
+  std::vector<Obj*> overflow_;
+};
 
 class Obj {
  public:

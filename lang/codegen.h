@@ -327,6 +327,9 @@ class CodeGen {
   void form_fn(const Node& node, uint16_t dest);
   void form_async(const Node& node, uint16_t dest);
   void form_await(const Node& node, uint16_t dest);
+  // (sleep ms) calling the prelude's sleep: compiled as its body,
+  // (await (sleep_async ms)). False when the call is anything else.
+  bool inline_sleep(const Node& node, uint16_t dest);
   void form_scope(const Node& node, uint16_t dest);
   // Calls builtin `name` with the values in `args` (registers); result in
   // `dest`.

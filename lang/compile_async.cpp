@@ -67,6 +67,27 @@ void CodeGen::form_await(const Node& node, uint16_t dest) {
   free_to(mark);
 }
 
+// A task's commonest suspension, inlined: the prelude's
+// (fn sleep [ms] (await (sleep_async ms))) would cost a call frame, and the
+// stack growth to hold it, per sleep. Only when `sleep` names that builtin
+// (no local, upvalue or global of the name) and the call has one plain
+// argument, so that the meaning is the same; a stack trace then shows the
+// caller's line instead of the prelude's `sleep` frame.
+bool CodeGen::inline_sleep(const Node& node, uint16_t dest) {
+  if (!node.children[0]->is_symbol("sleep") || node.children.size() != 2) return false;
+  const Node& amount = *node.children[1];
+  if (amount.kind == NodeKind::Keyword) return false;
+  if (resolve("sleep").kind != NameKind::Builtin) return false;
+  uint16_t mark = fs_->free_reg;
+  uint16_t into = is_temp(dest) ? dest : alloc_reg(node);
+  expr(amount, into);
+  call_builtin(node, "sleep_async", {into}, into);
+  emit(node, Opcode::AWAIT, into, into);
+  if (into != dest) emit(node, Opcode::MOVE, dest, into);
+  free_to(mark);
+  return true;
+}
+
 // (scope body...): structured concurrency (engine/task_scope.h). As code:
 //   s = (__scope_open)
 //   try { result = body; (await (__scope_close s)) } then (__scope_end s)

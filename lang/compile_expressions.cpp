@@ -223,6 +223,7 @@ void CodeGen::list(const Node& node, uint16_t dest) {
       free_to(mark);
       return;
     }
+    if (inline_sleep(node, dest)) return;
   }
   call(node, dest);
 }

@@ -230,24 +230,29 @@ std::chrono::nanoseconds duration_from(const Value& amount, double unit_seconds,
 
 Value sleep_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::TimerStarted);
-  Value future = make_future(call.runtime);
-  Value held = future;
   auto delay = duration_from(call.arg(0), 0.001, "sleep_async");
+  Value future = make_future(call.runtime);
+  Future* f = future.as<Future>();
   if (call.runtime.tracing()) {
-    call.runtime.trace_io_begin(*future.as<Future>(), "sleep " + display(call.arg(0)) + " ms");
+    call.runtime.trace_io_begin(*f, "sleep " + display(call.arg(0)) + " ms");
   }
-  TimerHandle timer = call.runtime.io().start_timer(delay, [held](bool fired) mutable {
-    Future* f = held.as<Future>();
+  // The timer's reference to the future, taken here and dropped by its
+  // callback, which runs exactly once (timer_queue.h rule 5; at once if the
+  // service has shut down). A raw pointer keeps the callback within
+  // std::function's in-place buffer: a sleep allocates only the future and
+  // the timer.
+  f->retain();
+  TimerHandle timer = call.runtime.io().start_timer(delay, [f](bool fired) {
+    Value held = Value::adopt(f);
     if (fired) {
       (void)f->complete(Value());
     } else {
       (void)f->cancel();
     }
-    held = Value();
   });
   // Future rule 5: cancelling the future (or abandoning it) takes the
   // timer out of the queue now, not at its deadline.
-  future.as<Future>()->set_operation([timer] { timer.cancel(); });
+  f->set_timer(std::move(timer));
   return future;
 }
 
