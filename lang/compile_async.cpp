@@ -78,12 +78,18 @@ bool CodeGen::inline_sleep(const Node& node, uint16_t dest) {
   const Node& amount = *node.children[1];
   if (amount.kind == NodeKind::Keyword) return false;
   if (resolve("sleep").kind != NameKind::Builtin) return false;
+  int64_t sleep_async = unit_.runtime.find_builtin("sleep_async");
+  if (sleep_async < 0) fail(node, "internal: missing builtin sleep_async");
+  // The future lives in one register only (the call's result, replaced by
+  // the AWAIT's): a cancelled task whose register holds the last other
+  // reference cancels the timer too (future.h rule 5).
   uint16_t mark = fs_->free_reg;
-  uint16_t into = is_temp(dest) ? dest : alloc_reg(node);
-  expr(amount, into);
-  call_builtin(node, "sleep_async", {into}, into);
-  emit(node, Opcode::AWAIT, into, into);
-  if (into != dest) emit(node, Opcode::MOVE, dest, into);
+  uint16_t base = alloc_reg(node);
+  emit_bx(node, Opcode::GETBUILTIN, base, static_cast<uint32_t>(sleep_async));
+  expr(amount, alloc_reg(amount));
+  emit(node, Opcode::CALL, base, 1);
+  emit(node, Opcode::AWAIT, base, base);
+  if (base != dest) emit(node, Opcode::MOVE, dest, base);
   free_to(mark);
   return true;
 }
