@@ -146,7 +146,7 @@ RunResult ScriptTask::run(std::uint32_t budget) {
         finish(true, std::move(fiber_.exception));
         return RunResult::Completed;
       case RunStatus::Yielded:
-        return RunResult::Yielded;
+        return std::exchange(lingering_, false) ? RunResult::Lingered : RunResult::Yielded;
       case RunStatus::Suspended:
         runtime_.flush_out_if_pending();  // output before a wait shows now
         list_as_suspended();

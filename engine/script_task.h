@@ -79,6 +79,9 @@ class ScriptTask final : public Task {
     return !cancellation_delivered_ && cancel_requested();
   }
   void mark_cancellation_delivered() { cancellation_delivered_ = true; }
+  // The run that is ending yields because a native asked to look again
+  // soon (NativeCall::Then::RetryAfterYield): RunResult::Lingered.
+  void mark_lingering() { lingering_ = true; }
   // The fiber no longer waits for the future it awaited (an interrupt was
   // raised in it): its wakers are withdrawn, so a long-lived future does
   // not keep them (task_waker.h rule 4).
@@ -138,6 +141,7 @@ class ScriptTask final : public Task {
   bool has_keywords_ = false;
   bool started_ = false;
   bool cancellation_delivered_ = false;
+  bool lingering_ = false;
   Fiber fiber_;
   Value future_;
   TaskWaker waker_;

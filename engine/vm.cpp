@@ -1160,7 +1160,10 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         // Park and RetryAfterYield run the call again (ScriptTask rule 4),
         // which natives ask for only when call.can_park.
         frame->pc = pc - 1;
-        if (call.then == NativeCall::Then::RetryAfterYield) return RunStatus::Yielded;
+        if (call.then == NativeCall::Then::RetryAfterYield) {
+          if (task != nullptr) task->mark_lingering();
+          return RunStatus::Yielded;
+        }
         park_interrupt_check(f, *task);
         return RunStatus::Suspended;
       }

@@ -4,6 +4,7 @@
 #include "scheduler/scheduler.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <utility>
 
@@ -18,6 +19,21 @@ namespace weft {
 struct Scheduler::WorkerContext {
   Scheduler* scheduler;
   unsigned slot;  // TBB arena slot, < arena_slots_ (else the shared slot)
+  // Locality (scheduler.h): run on this worker before it goes back to
+  // oneTBB. Each holds the queue reference of its task. Only this thread
+  // touches them: the context lives on its stack.
+  Task* run_next = nullptr;
+  std::array<Task*, kLingerSlots> lingering{};  // oldest first
+  unsigned lingering_count = 0;
+
+  Task* take_local() noexcept {
+    if (run_next != nullptr) return std::exchange(run_next, nullptr);
+    if (lingering_count == 0) return nullptr;
+    Task* oldest = lingering[0];
+    std::copy(lingering.begin() + 1, lingering.begin() + lingering_count, lingering.begin());
+    --lingering_count;
+    return oldest;
+  }
 };
 
 namespace {
@@ -292,13 +308,16 @@ void Scheduler::submit(Task& task, Route route) {
   WorkerContext* worker = this_worker();
   const int origin = worker != nullptr ? static_cast<int>(worker->slot) : -1;
   Task* queued = &task;
-  auto entry = [this, queued, origin] { run_task(*queued, origin); };
   if (worker != nullptr && route == Route::Ready && worker_spawn_ == WorkerSpawn::LocalDeque) {
-    group_.run(std::move(entry));
+    // Locality rule 1: the newest runs next here; the one it displaces
+    // goes to the deque, where idle workers can steal it.
+    queued = std::exchange(worker->run_next, queued);
+    if (queued == nullptr) return;
+    group_.run([this, queued, origin] { run_task(*queued, origin); });
     return;
   }
   if (worker == nullptr) count(kExternalSubmits);
-  arena_.enqueue(group_.defer(std::move(entry)));
+  arena_.enqueue(group_.defer([this, queued, origin] { run_task(*queued, origin); }));
 }
 
 void Scheduler::task_abandoned() noexcept {
@@ -315,9 +334,22 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
                             : arena_slots_;
   WorkerContext context{this, slot};
   void* const outer = std::exchange(tls_context, &context);
+  run_one(task, origin, index, context);
+  // Locality rules 2 and 3: what this run left to run here, then back to
+  // oneTBB after kLocalRunLimit runs, the rest behind all queued work.
+  for (unsigned runs = 1; Task* next = context.take_local(); ++runs) {
+    if (runs == kLocalRunLimit) {
+      for (; next != nullptr; next = context.take_local()) submit(*next, Route::Behind);
+      break;
+    }
+    run_one(*next, index, index, context);
+  }
+  tls_context = outer;
+}
 
-  count(kRuns);
-  if (origin >= 0 && origin != index) count(kMigrated);
+void Scheduler::run_one(Task& task, int origin, int index, WorkerContext& context) noexcept {
+  count(&context, kRuns);
+  if (origin >= 0 && origin != index) count(&context, kMigrated);
 
   task.state_.transition_to_running();
   // --trace: what the segment needs is read before run(); after it the
@@ -328,7 +360,7 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
   std::uint64_t started = 0;
   unsigned track = 0;
   if (tag != nullptr) {
-    track = slot < trace_->outside_track() ? slot : trace_->outside_track();
+    track = context.slot < trace_->outside_track() ? context.slot : trace_->outside_track();
     task_id = tag->id;
     task_name = tag->name;
     started = trace_->now();
@@ -390,8 +422,15 @@ void Scheduler::run_task(Task& task, int origin) noexcept {
       task.state_.transition_to_yielded();
       submit(task, Route::Behind);
       break;
+    case RunResult::Lingered:
+      task.state_.transition_to_yielded();
+      if (context.lingering_count < kLingerSlots) {
+        context.lingering[context.lingering_count++] = &task;  // locality rule 2
+      } else {
+        submit(task, Route::Behind);
+      }
+      break;
   }
-  tls_context = outer;
 }
 
 }  // namespace weft

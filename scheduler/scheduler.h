@@ -8,8 +8,11 @@
 // (task.h, rule 5). Where the entry goes:
 //
 //   caller                               route       TBB call
-//   a worker of this arena: spawn, wake  Ready       task_group::run: the worker's
-//                                                    own deque (LIFO, stolen FIFO)
+//   a worker of this arena: spawn, wake  Ready       the worker's run-next slot
+//                                                    (Locality below); the task it
+//                                                    displaces: task_group::run,
+//                                                    the worker's own deque (LIFO,
+//                                                    stolen FIFO)
 //   a worker, every fair_wake_interval-  Behind      task_arena::enqueue: the
 //     th wake; any Yielded task                      arena's shared FIFO stream
 //   any other thread (I/O, host, main)   either      task_arena::enqueue
@@ -43,6 +46,33 @@
 //      reference; Idle: count it inactive; IdleLastRef: nobody can wake it:
 //      delete it and count it ended (abandoned).
 //      Yielded: transition_to_yielded and queue it Behind.
+//      Lingered: transition_to_yielded and keep it for this worker
+//      (Locality rule 2).
+//
+// Locality
+// --------
+// A message or a wake hands work from one task to another; if the woken
+// task runs on another worker, every hand-off moves the task's and the
+// message's memory between cores (and the allocator's blocks with them).
+// Go's and Tokio's schedulers keep a "run next" slot per worker for this;
+// so does this one. The slots live in the run's WorkerContext, on the
+// worker's stack: only that thread touches them.
+//   1. A task that a run on a worker spawns or wakes (route Ready) goes to
+//      that worker's run-next slot; the task it displaces goes to the
+//      worker's deque, where idle workers can steal it. So only one task
+//      per worker is out of the thieves' reach, and only until the
+//      current run ends (at most one budget of instructions or one long
+//      native call).
+//   2. A task that lingers (RunResult::Lingered: an actor's activation
+//      looking at its empty mailbox once more before it ends) is kept in
+//      a FIFO of kLingerSlots on its worker, run after the run-next task:
+//      two actors that message each other then alternate on one worker
+//      without new activations. A full FIFO sends it Behind.
+//   3. After the entry's own run, the worker runs its local tasks (run-next
+//      first, then the lingering FIFO) in the same closure; after
+//      kLocalRunLimit runs it queues the rest Behind and returns to oneTBB,
+//      so tasks the I/O thread enqueued (which oneTBB takes only when the
+//      local deque is empty) are not starved.
 //
 // Task counts: counts_ is one 64-bit word,
 //
@@ -259,6 +289,10 @@ class Scheduler {
     std::atomic<std::uint32_t> wakes_queued{0};
   };
   struct WorkerContext;
+  // Locality: tasks that lingered kept for this worker, and runs of local
+  // tasks before the worker goes back to oneTBB.
+  static constexpr unsigned kLingerSlots = 4;
+  static constexpr unsigned kLocalRunLimit = 64;
 
   static constexpr std::uint64_t kActiveOne = 1;
   static constexpr std::uint64_t kLiveOne = std::uint64_t{1} << 32;
@@ -274,8 +308,12 @@ class Scheduler {
   void trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept;
   // Task::unref() deleted a spawned task that never completed.
   void task_abandoned() noexcept;
-  // One queue entry (see the run of one entry above). noexcept: rule 7.
+  // One queue entry (see the run of one entry above), then what it left to
+  // run on this worker (Locality). noexcept: rule 7.
   void run_task(Task& task, int origin) noexcept;
+  // One run of one task: steps 1 and 2 above. `index`: this thread's arena
+  // slot as oneTBB numbers it.
+  void run_one(Task& task, int origin, int index, WorkerContext& context) noexcept;
 
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;

@@ -103,6 +103,8 @@ enum class RunResult : std::uint8_t {
   Completed,  // the task is finished; the scheduler drops it
   Suspended,  // the task registered a waker and waits (rule 3)
   Yielded,    // the budget is spent; run me again after other ready work
+  Lingered,   // nothing to do yet; run me again soon on this worker, after
+              // what this run woke (scheduler.h, Locality)
 };
 
 // Result of a wake: whether the caller must put the task in a run queue.

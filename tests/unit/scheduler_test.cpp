@@ -5,8 +5,10 @@
 #include "scheduler/scheduler.h"
 
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -540,6 +543,113 @@ TEST(SchedulerFairness, PingPongWakesDoNotStarveOutsideWork) {
   EXPECT_LT(bounces.load(), kGiveUp);
   a = TaskRef();
   b = TaskRef();
+}
+
+// ------------------------------------------------------------ locality
+
+// Two workers; two tasks pass a token back and forth 20,000 times the way
+// two actors do: each run takes the token from its inbox, puts it in the
+// partner's and wakes the partner, then lingers once on its empty inbox
+// before it suspends. The woken partner runs next on the same worker
+// (rule 1) and the lingering task after it (rule 2), so the pair stays on
+// one worker; a hop changes worker only when the local runs go back to
+// oneTBB (rule 3). Sent behind all queued work instead, a lingering task
+// could be taken by the other worker, which a third task keeps awake. (On
+// a loaded machine the other worker rarely gets a core, so the bound
+// below shows the rules hold, not that the old route would break it.)
+TEST(SchedulerLocality, TwoTasksHandingATokenBackAndForthStayOnOneWorker) {
+  constexpr int kHops = 20'000;
+  Scheduler scheduler(SchedulerOptions{.workers = 2, .fair_wake_interval = 0});
+  struct Side {
+    std::atomic<int> inbox{0};
+    bool lingered = false;  // touched only by this side's runs
+    TaskRef task;
+  };
+  Side sides[2];
+  std::atomic<int> hops{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> last_worker{-1};
+  std::atomic<int> hops_between_workers{0};
+  auto side = [&](int me) {
+    return [&, me](FnTask&) {
+      Side& self = sides[me];
+      Side& partner = sides[1 - me];
+      if (self.inbox.load(std::memory_order_acquire) > 0) {
+        self.inbox.fetch_sub(1, std::memory_order_relaxed);
+        self.lingered = false;
+        const int here = tbb::this_task_arena::current_thread_index();
+        // Relaxed: the token orders the hops (acquire above, release below).
+        if (last_worker.exchange(here, std::memory_order_relaxed) != here) {
+          hops_between_workers.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (hops.fetch_add(1, std::memory_order_relaxed) + 1 >= kHops) {
+          done.store(true, std::memory_order_release);
+        } else {
+          partner.inbox.fetch_add(1, std::memory_order_release);
+        }
+        partner.task->wake();
+        return RunResult::Lingered;
+      }
+      if (done.load(std::memory_order_acquire)) return RunResult::Completed;
+      if (!self.lingered) {
+        self.lingered = true;
+        return RunResult::Lingered;
+      }
+      self.lingered = false;
+      return RunResult::Suspended;
+    };
+  };
+  sides[0].task = weft::make_task<FnTask>(side(0));
+  sides[1].task = weft::make_task<FnTask>(side(1));
+  // Keeps the second worker awake and taking work from the shared stream,
+  // where lingering tasks would go without rule 2.
+  TaskRef spinner = spawn_fn(scheduler, [&](FnTask&) {
+    return done.load(std::memory_order_acquire) ? RunResult::Completed : RunResult::Yielded;
+  });
+  sides[0].inbox.store(1, std::memory_order_relaxed);
+  scheduler.spawn(sides[0].task);
+  scheduler.spawn(sides[1].task);
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_EQ(hops.load(), kHops);
+  EXPECT_FALSE(as_fn(sides[0].task).overlapped.load());
+  EXPECT_FALSE(as_fn(sides[1].task).overlapped.load());
+  EXPECT_LE(hops_between_workers.load(), kHops / 16);
+  sides[0].task = TaskRef();
+  sides[1].task = TaskRef();
+}
+
+// One worker. A task that lingers runs again after the task its run woke,
+// and a task that lingers forever still lets a task queued from outside
+// run: the local runs go back to oneTBB every kLocalRunLimit runs.
+TEST(SchedulerLocality, LingeringTaskRunsAfterWhatItWokeAndStarvesNobody) {
+  constexpr int kGiveUp = 2'000'000;
+  Scheduler scheduler(SchedulerOptions{.workers = 1});
+  std::vector<char> order;  // one worker: the runs never overlap
+  TaskRef woken = weft::make_task<FnTask>([&](FnTask&) {
+    order.push_back('w');
+    return RunResult::Completed;
+  });
+  std::atomic<bool> outside_ran{false};
+  std::atomic<int> lingers{0};
+  TaskRef lingerer = spawn_fn(scheduler, [&](FnTask& self) {
+    order.push_back('l');
+    if (self.runs.load(std::memory_order_relaxed) == 1) scheduler.spawn(woken);
+    if (outside_ran.load(std::memory_order_relaxed) ||
+        lingers.fetch_add(1, std::memory_order_relaxed) >= kGiveUp) {
+      return RunResult::Completed;
+    }
+    return RunResult::Lingered;
+  });
+  while (lingers.load(std::memory_order_relaxed) < 2) std::this_thread::yield();
+  TaskRef outside = spawn_fn(scheduler, [&](FnTask&) {
+    outside_ran.store(true, std::memory_order_relaxed);
+    return RunResult::Completed;
+  });
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_TRUE(outside_ran.load());
+  EXPECT_LT(lingers.load(), kGiveUp);
+  ASSERT_GE(order.size(), 3u);
+  EXPECT_EQ(std::string(order.begin(), order.begin() + 3), "lwl");
 }
 
 // ------------------------------------------------------------ waits
