@@ -26,6 +26,7 @@ struct Scheduler::WorkerContext {
   std::array<Task*, kLingerSlots> lingering{};  // oldest first
   unsigned lingering_count = 0;
 
+  bool has_local() const noexcept { return run_next != nullptr || lingering_count != 0; }
   Task* take_local() noexcept {
     if (run_next != nullptr) return std::exchange(run_next, nullptr);
     if (lingering_count == 0) return nullptr;
@@ -325,26 +326,53 @@ void Scheduler::task_abandoned() noexcept {
   sub_counts(kLiveOne);
 }
 
+namespace {
+
+// This thread's arena slot as oneTBB numbers it, and the statistics slot
+// for it: oneTBB gives every arena at least two slots, so even a one-worker
+// arena may run on slot 1; anything unexpected uses the shared slot.
+unsigned stats_slot_of(int index, unsigned arena_slots) {
+  return index >= 0 && static_cast<unsigned>(index) < arena_slots ? static_cast<unsigned>(index)
+                                                                  : arena_slots;
+}
+
+}  // namespace
+
 void Scheduler::run_task(Task& task, int origin) noexcept {
-  // oneTBB gives every arena at least two slots, so even a one-worker
-  // arena may run this on slot 1; anything unexpected uses the shared slot.
   const int index = tbb::this_task_arena::current_thread_index();
-  const unsigned slot = index >= 0 && static_cast<unsigned>(index) < arena_slots_
-                            ? static_cast<unsigned>(index)
-                            : arena_slots_;
-  WorkerContext context{this, slot};
+  WorkerContext context{this, stats_slot_of(index, arena_slots_)};
   void* const outer = std::exchange(tls_context, &context);
   run_one(task, origin, index, context);
-  // Locality rules 2 and 3: what this run left to run here, then back to
-  // oneTBB after kLocalRunLimit runs, the rest behind all queued work.
-  for (unsigned runs = 1; Task* next = context.take_local(); ++runs) {
-    if (runs == kLocalRunLimit) {
-      for (; next != nullptr; next = context.take_local()) submit(*next, Route::Behind);
-      break;
-    }
-    run_one(*next, index, index, context);
-  }
+  run_local(context, index, 1);
   tls_context = outer;
+}
+
+void Scheduler::run_carried(const WorkerContext& carried, int origin) noexcept {
+  const int index = tbb::this_task_arena::current_thread_index();
+  WorkerContext context = carried;
+  context.slot = stats_slot_of(index, arena_slots_);
+  void* const outer = std::exchange(tls_context, &context);
+  Task* first = context.take_local();
+  run_one(*first, origin, index, context);
+  run_local(context, index, 1);
+  tls_context = outer;
+}
+
+void Scheduler::run_local(WorkerContext& context, int index, unsigned runs) noexcept {
+  // Locality rules 2 and 3: what the runs left to run here, then, after
+  // kLocalRunLimit runs, back to oneTBB with the rest carried together in
+  // one entry behind all queued work (queued one by one, two tasks that
+  // hand work to each other could land on different workers and stay
+  // there, each lingering on its own).
+  for (; context.has_local(); ++runs) {
+    if (runs == kLocalRunLimit) {
+      const WorkerContext carried = std::exchange(context, WorkerContext{this, context.slot});
+      const int origin = static_cast<int>(carried.slot);
+      arena_.enqueue(group_.defer([this, carried, origin] { run_carried(carried, origin); }));
+      return;
+    }
+    run_one(*context.take_local(), index, index, context);
+  }
 }
 
 void Scheduler::run_one(Task& task, int origin, int index, WorkerContext& context) noexcept {

@@ -70,9 +70,11 @@
 //      without new activations. A full FIFO sends it Behind.
 //   3. After the entry's own run, the worker runs its local tasks (run-next
 //      first, then the lingering FIFO) in the same closure; after
-//      kLocalRunLimit runs it queues the rest Behind and returns to oneTBB,
-//      so tasks the I/O thread enqueued (which oneTBB takes only when the
-//      local deque is empty) are not starved.
+//      kLocalRunLimit runs it queues the rest Behind, together as one
+//      entry (so that two tasks handing work to each other move to another
+//      worker together, not one each), and returns to oneTBB, so tasks the
+//      I/O thread enqueued (which oneTBB takes only when the local deque is
+//      empty) are not starved.
 //
 // Task counts: counts_ is one 64-bit word,
 //
@@ -314,6 +316,11 @@ class Scheduler {
   // One run of one task: steps 1 and 2 above. `index`: this thread's arena
   // slot as oneTBB numbers it.
   void run_one(Task& task, int origin, int index, WorkerContext& context) noexcept;
+  // Locality rule 3: the local tasks of `context`, until none is left or
+  // kLocalRunLimit runs (counting `runs` done already) have been made.
+  void run_local(WorkerContext& context, int index, unsigned runs) noexcept;
+  // An entry carrying local tasks that went back to oneTBB together.
+  void run_carried(const WorkerContext& carried, int origin) noexcept;
 
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;

@@ -13,7 +13,6 @@ packages=(
   ccache              # used automatically when present
   pkg-config          # finds RE2 and libedit
   libtbb-dev          # oneTBB: the work-stealing task pool
-  libmimalloc-dev     # mimalloc: the weft command's malloc
   libboost-dev        # Boost.Asio / Beast: the I/O thread
   libre2-dev          # RE2: linear-time regular expressions
   libcli11-dev        # CLI11: the command line
