@@ -331,6 +331,8 @@ class CodeGen {
   // (await (sleep_async ms)). False when the call is anything else.
   bool inline_sleep(const Node& node, uint16_t dest);
   void form_scope(const Node& node, uint16_t dest);
+  // GETBUILTIN `name` into register `into`.
+  void load_builtin(const Node& at, const char* name, uint16_t into);
   // Calls builtin `name` with the values in `args` (registers); result in
   // `dest`.
   void call_builtin(const Node& at, const char* name, const std::vector<uint16_t>& args,

@@ -3,13 +3,17 @@
 
 namespace weft::compiler {
 
-void CodeGen::call_builtin(const Node& at, const char* name, const std::vector<uint16_t>& args,
-                           uint16_t dest) {
+void CodeGen::load_builtin(const Node& at, const char* name, uint16_t into) {
   int64_t index = unit_.runtime.find_builtin(name);
   if (index < 0) fail(at, std::string("internal: missing builtin ") + name);
+  emit_bx(at, Opcode::GETBUILTIN, into, static_cast<uint32_t>(index));
+}
+
+void CodeGen::call_builtin(const Node& at, const char* name, const std::vector<uint16_t>& args,
+                           uint16_t dest) {
   uint16_t mark = fs_->free_reg;
   uint16_t base = alloc_reg(at);
-  emit_bx(at, Opcode::GETBUILTIN, base, static_cast<uint32_t>(index));
+  load_builtin(at, name, base);
   for (uint16_t arg : args) emit(at, Opcode::MOVE, alloc_reg(at), arg);
   emit(at, Opcode::CALL, base, static_cast<uint16_t>(args.size()));
   if (base != dest) emit(at, Opcode::MOVE, dest, base);
@@ -78,14 +82,13 @@ bool CodeGen::inline_sleep(const Node& node, uint16_t dest) {
   const Node& amount = *node.children[1];
   if (amount.kind == NodeKind::Keyword) return false;
   if (resolve("sleep").kind != NameKind::Builtin) return false;
-  int64_t sleep_async = unit_.runtime.find_builtin("sleep_async");
-  if (sleep_async < 0) fail(node, "internal: missing builtin sleep_async");
   // The future lives in one register only (the call's result, replaced by
-  // the AWAIT's): a cancelled task whose register holds the last other
-  // reference cancels the timer too (future.h rule 5).
+  // the AWAIT's), unlike call_builtin's copy: a cancelled task whose
+  // register holds the last other reference cancels the timer too
+  // (future.h rule 5).
   uint16_t mark = fs_->free_reg;
   uint16_t base = alloc_reg(node);
-  emit_bx(node, Opcode::GETBUILTIN, base, static_cast<uint32_t>(sleep_async));
+  load_builtin(node, "sleep_async", base);
   expr(amount, alloc_reg(amount));
   emit(node, Opcode::CALL, base, 1);
   emit(node, Opcode::AWAIT, base, base);

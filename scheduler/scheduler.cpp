@@ -339,40 +339,33 @@ unsigned stats_slot_of(int index, unsigned arena_slots) {
 }  // namespace
 
 void Scheduler::run_task(Task& task, int origin) noexcept {
-  const int index = tbb::this_task_arena::current_thread_index();
-  WorkerContext context{this, stats_slot_of(index, arena_slots_)};
-  void* const outer = std::exchange(tls_context, &context);
-  run_one(task, origin, index, context);
-  run_local(context, index, 1);
-  tls_context = outer;
+  run_entry(task, origin, WorkerContext{this, 0});
 }
 
-void Scheduler::run_carried(const WorkerContext& carried, int origin) noexcept {
+void Scheduler::run_entry(Task& first, int origin, WorkerContext context) noexcept {
   const int index = tbb::this_task_arena::current_thread_index();
-  WorkerContext context = carried;
   context.slot = stats_slot_of(index, arena_slots_);
   void* const outer = std::exchange(tls_context, &context);
-  Task* first = context.take_local();
-  run_one(*first, origin, index, context);
-  run_local(context, index, 1);
-  tls_context = outer;
-}
-
-void Scheduler::run_local(WorkerContext& context, int index, unsigned runs) noexcept {
+  run_one(first, origin, index, context);
   // Locality rules 2 and 3: what the runs left to run here, then, after
   // kLocalRunLimit runs, back to oneTBB with the rest carried together in
   // one entry behind all queued work (queued one by one, two tasks that
   // hand work to each other could land on different workers and stay
   // there, each lingering on its own).
-  for (; context.has_local(); ++runs) {
+  for (unsigned runs = 1; context.has_local(); ++runs) {
     if (runs == kLocalRunLimit) {
-      const WorkerContext carried = std::exchange(context, WorkerContext{this, context.slot});
-      const int origin = static_cast<int>(carried.slot);
-      arena_.enqueue(group_.defer([this, carried, origin] { run_carried(carried, origin); }));
-      return;
+      WorkerContext carried = std::exchange(context, WorkerContext{this, context.slot});
+      const int from = static_cast<int>(carried.slot);
+      arena_.enqueue(group_.defer([this, carried, from] {
+        WorkerContext resumed = carried;
+        Task* next = resumed.take_local();
+        run_entry(*next, from, resumed);
+      }));
+      break;
     }
     run_one(*context.take_local(), index, index, context);
   }
+  tls_context = outer;
 }
 
 void Scheduler::run_one(Task& task, int origin, int index, WorkerContext& context) noexcept {

@@ -316,11 +316,9 @@ class Scheduler {
   // One run of one task: steps 1 and 2 above. `index`: this thread's arena
   // slot as oneTBB numbers it.
   void run_one(Task& task, int origin, int index, WorkerContext& context) noexcept;
-  // Locality rule 3: the local tasks of `context`, until none is left or
-  // kLocalRunLimit runs (counting `runs` done already) have been made.
-  void run_local(WorkerContext& context, int index, unsigned runs) noexcept;
-  // An entry carrying local tasks that went back to oneTBB together.
-  void run_carried(const WorkerContext& carried, int origin) noexcept;
+  // A queue entry: `first`, then the local tasks (those `context` carries
+  // and those the runs leave), Locality rule 3.
+  void run_entry(Task& first, int origin, WorkerContext context) noexcept;
 
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;
