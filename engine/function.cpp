@@ -14,8 +14,8 @@ void Proto::release_children(DestroyWorklist& worklist) {
 }
 
 void Closure::release_children(DestroyWorklist& worklist) {
-  for (Value& c : cells_) release_into(c, worklist);
-  cells_.clear();
+  for (Value& c : captures_) release_into(c, worklist);
+  captures_.clear();
   if (proto_->release_ref()) worklist.push_back(proto_);
   proto_ = nullptr;
 }

@@ -93,13 +93,15 @@ class Closure final : public Obj {
  public:
   explicit Closure(Proto* proto) : Obj(ObjType::Closure), proto_(proto) { proto->retain(); }
   Proto* proto() const { return proto_; }
-  std::vector<Value>& cells() { return cells_; }  // Cells, filled at creation only
-  Cell* cell(size_t i) const { return cells_[i].as<Cell>(); }
+  // One per upvalue, filled at creation only: the Cell of a captured
+  // variable that is assigned, the value itself of one that never is.
+  std::vector<Value>& captures() { return captures_; }
+  Cell* cell(size_t i) const { return captures_[i].as<Cell>(); }
   void release_children(DestroyWorklist& worklist) override;
 
  private:
   Proto* proto_;
-  std::vector<Value> cells_;
+  std::vector<Value> captures_;
 };
 
 // What a native function receives. `args` stays valid for the call.

@@ -660,14 +660,18 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           closure->cell(ins.a)->set(R[ins.b]);
           NEXT;
         }
+        CASE(GETCAPTURED) {
+          R[ins.a] = closure->captures()[ins.b];
+          NEXT;
+        }
         CASE(CLOSURE) {
           Proto* p = K[ins.bx()].as<Proto>();
           Closure* made = new Closure(p);
           Value held = Value::adopt(made);
-          made->cells().reserve(p->upvalues.size());
+          made->captures().reserve(p->upvalues.size());
           for (const UpvalueDesc& uv : p->upvalues) {
-            made->cells().push_back(uv.from_parent_register ? R[uv.index]
-                                                            : closure->cells()[uv.index]);
+            made->captures().push_back(uv.from_parent_register ? R[uv.index]
+                                                               : closure->captures()[uv.index]);
           }
           if (ins.flags & kFlagImmortal) proto->module->adopt_immortal(made);
           R[ins.a] = std::move(held);

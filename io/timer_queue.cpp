@@ -2,6 +2,7 @@
 // of io/timer_queue.h.
 #include "io/timer_queue.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "io/io_service.h"
@@ -67,7 +68,9 @@ TimerHandle TimerQueue::start(std::chrono::nanoseconds delay,
   const Clock::time_point deadline =
       delay > Clock::time_point::max() - now ? Clock::time_point::max() : now + delay;
   // Two references (rule 6): the handle's, adopted below, and the queue's.
-  auto* op = new TimerOp(this, deadline, std::move(done));
+  // Rule 10.
+  const Clock::duration slack = std::min<Clock::duration>(delay / 64, std::chrono::milliseconds(1));
+  auto* op = new TimerOp(this, deadline, slack, std::move(done));
   push(&op->arm_link);  // rule 1; the handle is created after (rule 3)
   return TimerHandle(op);
 }
@@ -80,22 +83,49 @@ bool TimerQueue::cancel(TimerOp* op) {
 }
 
 void TimerQueue::push(InboxLink* link) {
+  // Read before the push: once pushed, the link may be processed at once.
+  // The op itself stays alive, since the caller holds a reference.
+  const bool is_arm = link->kind == InboxLink::Kind::Arm;
+  const std::int64_t deadline =
+      std::min(link->op->deadline.time_since_epoch().count(), kWakeAlways - 1);
   // Relaxed load: only a first guess for the compare-and-swap below.
   InboxLink* head = inbox_.load(std::memory_order_relaxed);
   do {
     link->next = head;
-    // Release on success: publishes the op and link->next to drain()'s
-    // acquire exchange (rule 1). Relaxed on failure: nothing was written.
-  } while (!inbox_.compare_exchange_weak(head, link, std::memory_order_release,
+    // Acq_rel on success: the release half publishes the op and link->next
+    // to drain()'s exchange (rule 1); the acquire half reads from that
+    // exchange when it came first, which orders drain_posted_'s clear
+    // before the flag's exchange below (rule 2a). Relaxed on failure:
+    // nothing was written.
+  } while (!inbox_.compare_exchange_weak(head, link, std::memory_order_acq_rel,
                                          std::memory_order_relaxed));
-  // Rule 2: the inbox was empty, so no drain is on its way.
-  if (head == nullptr) asio::post(context_, [this]() noexcept { drain(); });
+  if (is_arm) {
+    // Rule 2b: the fence pairs with publish_wake_bound()'s, so that either
+    // the I/O thread sees this link or this load sees its newest bound.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (deadline >= wake_before_.load(std::memory_order_relaxed)) return;
+  }
+  // Rule 2a. Acq_rel: the acquire half pairs with the release of another
+  // pusher's exchange that found false, the release half with the next.
+  if (!drain_posted_.exchange(true, std::memory_order_acq_rel)) {
+    asio::post(context_, [this]() noexcept { drain(); });
+  }
 }
 
 void TimerQueue::drain() noexcept {
-  // Acquire: pairs with the release compare-and-swap of every push in the
-  // detached list (rule 1).
-  InboxLink* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+  take_inbox();
+  rearm();
+  publish_wake_bound();
+}
+
+void TimerQueue::take_inbox() noexcept {
+  // Rule 2a: cleared before the exchange below, whose release half
+  // carries the clear to every push that comes after it. Relaxed for
+  // that reason.
+  drain_posted_.store(false, std::memory_order_relaxed);
+  // Acq_rel: the acquire half pairs with the release compare-and-swap of
+  // every push in the detached list (rule 1); the release half, see above.
+  InboxLink* list = inbox_.exchange(nullptr, std::memory_order_acq_rel);
   // The stack holds the newest link first; rule 3 needs arrival order.
   InboxLink* in_order = nullptr;
   while (list != nullptr) {
@@ -134,7 +164,21 @@ void TimerQueue::drain() noexcept {
     }
   }
   if (dead_entries_ > schedule_.size() / 4) purge_dead();
-  rearm();
+}
+
+void TimerQueue::publish_wake_bound() noexcept {
+  for (;;) {
+    const std::int64_t bound =
+        armed_ && !closing_ ? armed_deadline_.time_since_epoch().count() : kWakeAlways;
+    // Relaxed store: the fence below orders it (rule 2b).
+    wake_before_.store(bound, std::memory_order_relaxed);
+    // Rule 2b: pairs with the fence of every push that does not wake.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Relaxed: only asks whether to go round; take_inbox() acquires.
+    if (inbox_.load(std::memory_order_relaxed) == nullptr) return;
+    take_inbox();
+    rearm();
+  }
 }
 
 void TimerQueue::arm(TimerOp* op) {
@@ -145,10 +189,14 @@ void TimerQueue::arm(TimerOp* op) {
 void TimerQueue::rearm() {
   drop_dead_front();
   if (closing_ || schedule_.empty()) return;
-  const Clock::time_point earliest = schedule_.earliest().deadline;
-  // A wait for a later (or equal) deadline would be superseded; a wait for
-  // an earlier one, left by a cancelled timer, only wakes the thread once
-  // for nothing, which is cheaper than cancelling it each time.
+  const TimerSchedule::Entry& first = schedule_.earliest();
+  // Rule 10; a deadline at the clock's end gets no slack.
+  const Clock::time_point earliest = first.deadline <= Clock::time_point::max() - first.op->slack
+                                         ? first.deadline + first.op->slack
+                                         : first.deadline;
+  // A wait for a later (or equal) time would be superseded; a wait for an
+  // earlier one, left by a cancelled timer, only wakes the thread once for
+  // nothing, which is cheaper than cancelling it each time.
   if (armed_ && armed_deadline_ <= earliest) return;
   armed_ = true;
   armed_deadline_ = earliest;
@@ -164,8 +212,10 @@ void TimerQueue::on_master(std::uint64_t generation) noexcept {
   // when expires_at replaced it: the current wait (if any) is in charge.
   if (generation != generation_) return;
   armed_ = false;
+  take_inbox();  // rule 2: links that did not wake the thread are due now
   fire_expired();
   rearm();
+  publish_wake_bound();
 }
 
 void TimerQueue::fire_expired() noexcept {
@@ -237,6 +287,8 @@ void TimerQueue::stop() noexcept {
   armed_ = false;
   ++generation_;  // the aborted wait's handler will find an old generation
   master_.cancel();
+  // Every push wakes from now on (rule 2); closing_ made sure of it.
+  publish_wake_bound();
 }
 
 void TimerQueue::read_stats(IoStats& stats) const noexcept {

@@ -8,7 +8,10 @@
 // A timer is one heap object, TimerOp, shared by its handles and by the
 // queue (intrusive reference count). Starting one costs one allocation, two
 // compare-and-swaps (the service's operation count and the inbox head) and,
-// only when the inbox was empty, one asio::post of a drain. Everything the
+// only when its deadline comes before the one the master is armed for, one
+// asio::post of a drain. A burst of timers started after an earlier one (a
+// hundred thousand 100 ms sleeps) therefore wakes the I/O thread once: the
+// master's wait for the first deadline drains the rest. Everything the
 // I/O thread does to timers (arm, fire, cancel, sweep at shutdown) runs in
 // drain(), on_master(), close() and stop(), so the schedule, the master
 // timer and each op's phase need no lock. Asio timers are not thread-safe, and
@@ -59,10 +62,31 @@
 //      detaches the inbox with an acquire exchange that pairs with it. From
 //      then on only the I/O thread reads or writes done and phase; queue and
 //      deadline never change.
-//   2. Wake-up. A push that finds the inbox empty posts one drain. While the
-//      inbox is not empty, a drain is posted that has not yet detached it,
-//      so no link is stranded while the I/O thread runs (rule 7 covers the
-//      end).
+//   2. Wake-up. The I/O thread drains the inbox at every master wait's
+//      end (on_master) and at every posted drain. A push must post a drain
+//      (a "waking push") when the I/O thread would otherwise learn of its
+//      link too late: always for a cancel link (so a cancelled timer's
+//      memory goes at once), and for an arm link whose deadline is earlier
+//      than wake_before_, the time the master is armed for (the end of time
+//      when it is not armed, or the queue is closing). A waking push posts
+//      only if drain_posted_ was false, and sets it; drain() clears it
+//      before it detaches the inbox. Two hand-offs make sure no link is
+//      stranded:
+//      a. A waking push that finds drain_posted_ true has its link taken
+//         by that drain: the drain's clear precedes its acq_rel exchange of
+//         the inbox, and a push whose acq_rel compare-and-swap comes after
+//         that exchange (in the inbox's modification order) reads from it,
+//         so the clear happens before the push's exchange of the flag,
+//         which then reads false and posts.
+//      b. A push that does not wake has read wake_before_ after a seq_cst
+//         fence that follows its push; the I/O thread, before it leaves
+//         the timers (end of drain and on_master), stores wake_before_,
+//         issues a seq_cst fence and loads the inbox, and drains again if
+//         it is not empty. By the fences' total order, either the thread
+//         sees the link or the push sees the new wake_before_ (and wakes
+//         if its deadline is earlier). So every link is drained by the
+//         time the master's current wait ends, which is no later than its
+//         deadline (rule 7 covers the end).
 //   3. Order. An op's arm link is pushed before start() returns its handle,
 //      so before any cancel link of that op. drain() processes links in
 //      arrival order, so it always sees an op's arm link first.
@@ -111,6 +135,16 @@
 //      thus costs O(1) amortized, and dead entries, which hold only the
 //      TimerOp (the callback and its captures are freed at completion),
 //      never outnumber a third of the live ones for long.
+//  10. Slack. A timer may fire up to 1/64 of its delay, at most 1 ms,
+//      after its deadline (its slack), never before it: the master is
+//      armed for the earliest deadline plus that timer's slack, and each
+//      wait's end fires every timer whose deadline has passed. Timers that
+//      are due within a millisecond of each other thus fire in one batch,
+//      with one wake of the I/O thread instead of one each (a hundred
+//      thousand 100 ms sleeps started over 150 ms fire in about 150
+//      batches). Node and Tokio round timers to whole milliseconds; this
+//      keeps short sleeps precise. A timer that comes after the earliest
+//      may fire up to the earliest's slack after its own.
 //
 // Memory orderings are given, with their reasons, at each atomic operation
 // in timer_queue.cpp.
@@ -147,9 +181,11 @@ class TimerOp {
  public:
   using Clock = std::chrono::steady_clock;
 
-  TimerOp(TimerQueue* queue, Clock::time_point deadline, std::function<void(bool)> done)
+  TimerOp(TimerQueue* queue, Clock::time_point deadline, Clock::duration slack,
+          std::function<void(bool)> done)
       : queue(queue),
         deadline(deadline),
+        slack(slack),
         done(std::move(done)),
         arm_link{nullptr, this, InboxLink::Kind::Arm},
         cancel_link{nullptr, this, InboxLink::Kind::Cancel} {}
@@ -162,6 +198,7 @@ class TimerOp {
   // Immutable after construction; any thread may read them.
   TimerQueue* const queue;
   const Clock::time_point deadline;
+  const Clock::duration slack;  // rule 10
 
   // Shared. refs: every holder (rule 6). state: written only by
   // compare-and-swaps from Pending (rules 4 and 5).
@@ -204,6 +241,8 @@ class TimerQueue {
 
   // I/O thread only.
   void drain() noexcept;
+  void take_inbox() noexcept;
+  void publish_wake_bound() noexcept;
   void arm(TimerOp* op);
   void fire_expired() noexcept;
   void rearm();
@@ -218,14 +257,21 @@ class TimerQueue {
   // Written by every thread that starts or cancels a timer; kept off the
   // cache line the I/O thread writes on every timer.
   alignas(64) std::atomic<InboxLink*> inbox_{nullptr};
+  std::atomic<bool> drain_posted_{false};  // rule 2
+
+  // Rule 2: arm links whose deadline (Clock's count) is earlier wake the
+  // I/O thread; kWakeAlways is later than every deadline. Written by the
+  // I/O thread only, read by every push.
+  static constexpr std::int64_t kWakeAlways = INT64_MAX;
+  alignas(64) std::atomic<std::int64_t> wake_before_{kWakeAlways};
 
   // The I/O thread's own state from here down (the destructor, after the
   // join, is the only other user).
   alignas(64) TimerSchedule schedule_;
   boost::asio::steady_timer master_;
-  Clock::time_point armed_deadline_{};
-  std::uint64_t generation_ = 0;  // identifies the master's current wait
-  std::size_t dead_entries_ = 0;  // schedule entries whose op is Completed (rule 9)
+  Clock::time_point armed_deadline_{};  // the master's wait: a deadline plus its slack
+  std::uint64_t generation_ = 0;        // identifies the master's current wait
+  std::size_t dead_entries_ = 0;        // schedule entries whose op is Completed (rule 9)
   bool armed_ = false;
   bool closing_ = false;
 

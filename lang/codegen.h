@@ -164,11 +164,18 @@ class CodeGen {
   bool at_module_scope() const { return fs_->module_level && fs_->scopes.size() == 1; }
 
   bool is_captured(const Node* decl) const { return unit_.captured.count(decl) != 0; }
+  // Captured and changed after its declaration (CompileUnit::assigned), or
+  // a local function's cell for itself: the variable lives in a cell.
+  bool needs_cell(const Node* decl) const {
+    return is_captured(decl) &&
+           (unit_.assigned.count(decl) != 0 || unit_.needs_self_cell.count(decl) != 0);
+  }
 
   // Declares `decl` as a local held in `reg` (already allocated by the
-  // caller and holding the initial value); boxes it in a cell if captured.
+  // caller and holding the initial value); boxes it in a cell if it needs
+  // one.
   void declare_local_at(const Node& decl, const std::string& name, uint16_t reg) {
-    bool cell = !unit_.analysis && is_captured(&decl);
+    bool cell = !unit_.analysis && needs_cell(&decl);
     if (cell) emit(decl, Opcode::NEWCELL, reg, reg);
     fs_->locals.push_back(Local{name, reg, cell, &decl});
     Scope& scope = fs_->scopes.back();
@@ -226,7 +233,7 @@ class CodeGen {
     for (size_t i = 0; i < fs.upvalue_entries.size(); ++i) {
       if (fs.upvalue_entries[i].decl == decl) return static_cast<int>(i);
     }
-    fs.upvalue_entries.push_back({decl, true});
+    fs.upvalue_entries.push_back({decl, needs_cell(decl)});
     fs.proto->upvalues.push_back(UpvalueDesc{from_register, index});
     return static_cast<int>(fs.upvalue_entries.size() - 1);
   }
@@ -237,12 +244,21 @@ class CodeGen {
     }
     if (!fs_->self_name.empty() && fs_->self_name == name) return {NameKind::Self, 0, false};
     int up = resolve_upvalue(*fs_, name);
-    if (up >= 0) return {NameKind::Upvalue, static_cast<uint32_t>(up), true};
+    if (up >= 0) {
+      return {NameKind::Upvalue, static_cast<uint32_t>(up), fs_->upvalue_entries[up].is_cell};
+    }
     int64_t slot = unit_.module.find(name);
     if (slot >= 0) return {NameKind::Global, static_cast<uint32_t>(slot), false};
     int64_t builtin = unit_.runtime.find_builtin(name);
     if (builtin >= 0) return {NameKind::Builtin, static_cast<uint32_t>(builtin), false};
     return {};
+  }
+
+  // Pass 1: `r`, resolved from `name`, is the target of an assignment.
+  void note_assignment(const std::string& name, const Resolved& r) {
+    if (!unit_.analysis) return;
+    if (r.kind == NameKind::Local) unit_.assigned.insert(find_local(*fs_, name)->decl);
+    if (r.kind == NameKind::Upvalue) unit_.assigned.insert(fs_->upvalue_entries[r.index].decl);
   }
 
   // ---- expressions ------------------------------------------------------

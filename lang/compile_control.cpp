@@ -91,6 +91,7 @@ void CodeGen::assignment(const Node& node, const Node& target, const std::string
                        ? "cannot assign to undeclared variable '" + target.text + "'"
                        : "cannot assign to '" + target.text + "'");
     }
+    note_assignment(target.text, r);
     uint16_t reg;
     if (r.kind == NameKind::Local && !r.is_cell) {
       reg = static_cast<uint16_t>(r.index);
@@ -414,9 +415,11 @@ void CodeGen::form_for(const Node& node, uint16_t dest) {
   fs_->loops.push_back(LoopContext{{}, {}, dest, false, fs_->tries.size(), fs_->scopes.size()});
   push_scope();
   // Fresh bindings each iteration: the loop variables alias the iteration
-  // registers unless captured, in which case each iteration gets a new cell.
+  // registers unless they need a cell (captured and assigned), in which
+  // case each iteration gets a new one. A closure copies a variable that is
+  // captured and never assigned when it is made, so that one aliases too.
   auto bind = [&](const Node& var, uint16_t from) {
-    if (!unit_.analysis && is_captured(&var)) {
+    if (!unit_.analysis && needs_cell(&var)) {
       uint16_t reg = alloc_reg(var);
       emit(var, Opcode::MOVE, reg, from);
       declare_local_at(var, var.text, reg);

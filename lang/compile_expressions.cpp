@@ -74,7 +74,8 @@ void CodeGen::symbol(const Node& node, uint16_t dest) {
       }
       return;
     case NameKind::Upvalue:
-      emit(node, Opcode::GETUPVAL, dest, static_cast<uint16_t>(r.index));
+      emit(node, r.is_cell ? Opcode::GETUPVAL : Opcode::GETCAPTURED, dest,
+           static_cast<uint16_t>(r.index));
       return;
     case NameKind::Global:
       emit_bx(node, Opcode::GETGLOBAL, dest, r.index);

@@ -61,6 +61,9 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
     declare_local_at(*name, name->text, reg);
     return;
   }
+  // The hoisted local held nil until now: it is assigned, and a function
+  // that captured it earlier must see this value through a cell.
+  if (unit_.analysis) unit_.assigned.insert(name);
   if (local->is_cell) {
     uint16_t reg = alloc_reg(node);
     emit_bx(node, Opcode::CLOSURE, reg, k);
@@ -74,8 +77,7 @@ void CodeGen::form_fn(const Node& node, uint16_t dest) {
 }
 
 Proto* CodeGen::function_body(const Node& node, const std::string& name, const Node* self,
-                              const Node& params,
-                              const std::vector<const Node*>& body) {
+                              const Node& params, const std::vector<const Node*>& body) {
   Proto* proto = new Proto();
   unit_.module.adopt_immortal(proto);
   proto->name = name.empty() ? "<fn>" : name;

@@ -116,16 +116,17 @@ Proto* compile_program(Runtime& runtime, Module& module, const SourceRef& source
   // The code generator recurses over the tree: give it a stack that fits
   // the deepest tree the reader accepts (lang/big_stack.h).
   run_with_big_stack([&] {
-    CompileUnit unit{runtime, module, source, true, {}, {}};
-    // Pass 1 finds captured variables. Its prototypes are discarded; globals
+    CompileUnit unit{runtime, module, source, true, {}, {}, {}};
+    // Pass 1 finds captured and assigned variables. Its prototypes are discarded; globals
     // it declared are declared again, identically, by pass 2.
     {
       Module scratch(module.name());
       for (size_t i = 0; i < module.size(); ++i) scratch.declare(module.global_name(i));
-      CompileUnit analysis{runtime, scratch, source, true, {}, {}};
+      CompileUnit analysis{runtime, scratch, source, true, {}, {}, {}};
       CodeGen pass1(analysis);
       pass1.compile_main(program);
       unit.captured = std::move(analysis.captured);
+      unit.assigned = std::move(analysis.assigned);
       unit.needs_self_cell = std::move(analysis.needs_self_cell);
     }
     unit.analysis = false;

@@ -47,7 +47,7 @@ struct TryContext {
 
 struct UpvalueEntry {
   const Node* decl;
-  bool is_cell;
+  bool is_cell;  // false: the closure holds the captured value itself
 };
 
 struct FunctionState {
@@ -73,9 +73,15 @@ struct CompileUnit {
   Module& module;
   SourceRef source;
   // Pass 1 (analysis) finds which declarations inner functions capture;
-  // pass 2 emits the code, boxing exactly those in cells.
+  // pass 2 emits the code, boxing those that are also assigned in cells.
   bool analysis = true;
   std::unordered_set<const Node*> captured;
+  // Declarations assigned after they are made (pass 1). A captured one
+  // lives in a cell, shared by its function and every closure; a captured
+  // one that is never assigned is copied into each closure instead (no
+  // cell to allocate, nothing shared to synchronize): its value cannot
+  // change, so every copy stays equal to it.
+  std::unordered_set<const Node*> assigned;
   // Local functions that inner functions refer to by name (keyed by the
   // name node): they keep themselves in a cell (pass 1 finds them).
   std::unordered_set<const Node*> needs_self_cell;

@@ -220,6 +220,46 @@ TEST(IoService, CancelWhileStillInTheInboxCallsDoneFalse) {
   EXPECT_FALSE(outcome.fired.load());
 }
 
+// Timer queue rule 2: a start whose deadline comes after the one the
+// master waits for does not wake the I/O thread; one that comes before it
+// must, or it would fire only when the hour-long timer does (the test would
+// hang).
+TEST(IoService, TimerDueBeforeTheArmedDeadlineWakesTheIoThread) {
+  IoService io;
+  Outcome long_one, later, short_one;
+  TimerHandle hour = io.start_timer(hours(1), record(io, long_one));
+  wait_until([&] { return io.stats().timers_started == 1; });  // armed for it
+  TimerHandle two_hours = io.start_timer(hours(2), record(io, later));
+  const Clock::time_point not_before = Clock::now() + milliseconds(1);
+  (void)io.start_timer(milliseconds(1), record(io, short_one, not_before));
+  wait_until([&] { return short_one.calls.load(std::memory_order_acquire) == 1; });
+  EXPECT_TRUE(short_one.fired.load());
+  EXPECT_FALSE(short_one.before_deadline.load());
+  EXPECT_EQ(long_one.calls.load(), 0);
+  EXPECT_EQ(later.calls.load(), 0);
+  EXPECT_TRUE(hour.cancel());
+  EXPECT_TRUE(two_hours.cancel());
+  wait_idle(io);
+}
+
+// Rule 2: a cancel always wakes the I/O thread, also for a timer whose
+// start did not (it is still in the inbox behind the armed deadline), so
+// its callback runs and its memory goes at once, not in an hour.
+TEST(IoService, CancellingATimerThatDidNotWakeTheIoThreadCompletesItAtOnce) {
+  IoService io;
+  Outcome long_one, later;
+  TimerHandle hour = io.start_timer(hours(1), record(io, long_one));
+  wait_until([&] { return io.stats().timers_started == 1; });
+  TimerHandle two_hours = io.start_timer(hours(2), record(io, later));
+  EXPECT_TRUE(two_hours.cancel());
+  wait_until([&] { return later.calls.load(std::memory_order_acquire) == 1; });
+  EXPECT_FALSE(later.fired.load());
+  EXPECT_EQ(long_one.calls.load(), 0);
+  EXPECT_EQ(io.pending_operations(), 1u);
+  EXPECT_TRUE(hour.cancel());
+  wait_idle(io);
+}
+
 TEST(IoService, ZeroNegativeAndHugeDelays) {
   IoService io;
   Outcome zero, negative, huge;
