@@ -2,6 +2,7 @@
 
 #include "engine/map.h"
 
+#include <new>
 #include <stdexcept>
 
 namespace weft {
@@ -13,9 +14,26 @@ void Proto::release_children(DestroyWorklist& worklist) {
   constants.clear();
 }
 
+static_assert(sizeof(Closure) % alignof(Value) == 0, "captures follow the object directly");
+
+Closure* Closure::make(Proto* proto) {
+  const auto count = static_cast<uint32_t>(proto->upvalues.size());
+  void* block = ::operator new(sizeof(Closure) + count * sizeof(Value));
+  return new (block) Closure(proto, count);
+}
+
+Closure::Closure(Proto* proto, uint32_t count)
+    : Obj(ObjType::Closure), proto_(proto), count_(count) {
+  proto->retain();
+  for (uint32_t i = 0; i < count_; ++i) new (captures() + i) Value();
+}
+
+Closure::~Closure() {
+  for (uint32_t i = 0; i < count_; ++i) captures()[i].~Value();
+}
+
 void Closure::release_children(DestroyWorklist& worklist) {
-  for (Value& c : captures_) release_into(c, worklist);
-  captures_.clear();
+  for (uint32_t i = 0; i < count_; ++i) release_into(captures()[i], worklist);
   if (proto_->release_ref()) worklist.push_back(proto_);
   proto_ = nullptr;
 }

@@ -89,19 +89,32 @@ class Cell final : public Obj {
   SharedSlot slot_;
 };
 
+// A function value: a prototype and what it captured. The captures are
+// stored right after the object, in the same allocation.
 class Closure final : public Obj {
  public:
-  explicit Closure(Proto* proto) : Obj(ObjType::Closure), proto_(proto) { proto->retain(); }
+  // A closure of `proto` whose captures (one per upvalue) are nil until
+  // the creator fills them, before anyone else sees the closure.
+  static Closure* make(Proto* proto);
+  ~Closure() override;
+  Closure(const Closure&) = delete;
+  Closure& operator=(const Closure&) = delete;
+  // make() allocates with ::operator new; deleting frees the same block.
+  static void operator delete(void* block) { ::operator delete(block); }
+
   Proto* proto() const { return proto_; }
-  // One per upvalue, filled at creation only: the Cell of a captured
-  // variable that is assigned, the value itself of one that never is.
-  std::vector<Value>& captures() { return captures_; }
-  Cell* cell(size_t i) const { return captures_[i].as<Cell>(); }
+  // One per upvalue: the Cell of a captured variable that is assigned, the
+  // value itself of one that never is.
+  Value& capture(size_t i) { return captures()[i]; }
+  Cell* cell(size_t i) const { return captures()[i].as<Cell>(); }
   void release_children(DestroyWorklist& worklist) override;
 
  private:
+  Closure(Proto* proto, uint32_t count);
+  Value* captures() const { return reinterpret_cast<Value*>(const_cast<Closure*>(this) + 1); }
+
   Proto* proto_;
-  std::vector<Value> captures_;
+  uint32_t count_;
 };
 
 // What a native function receives. `args` stays valid for the call.

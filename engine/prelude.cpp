@@ -229,7 +229,7 @@ void register_prelude(Runtime& runtime) {
   }
   Fiber fiber;
   Vm vm(runtime);
-  vm.start(fiber, Value::adopt(new Closure(main)), {});
+  vm.start(fiber, Value::adopt(Closure::make(main)), {});
   if (vm.run_to_end(fiber) != RunStatus::Completed) {
     throw std::logic_error("the prelude failed to run");
   }

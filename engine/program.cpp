@@ -147,7 +147,7 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   // The top level is a task like any other, so it may await; the program
   // ends when it and every task it started have ended.
   Value future =
-      ScriptTask::spawn(runtime, Value::adopt(new Closure(main)), {}, false, nullptr, 0, {});
+      ScriptTask::spawn(runtime, Value::adopt(Closure::make(main)), {}, false, nullptr, 0, {});
   Future* f = future.as<Future>();
   TopLevelFailure on_failure(runtime, *f);
   if (f->core().add_waiter(on_failure) == AddWaiterResult::AlreadySettled) {

@@ -661,17 +661,16 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           NEXT;
         }
         CASE(GETCAPTURED) {
-          R[ins.a] = closure->captures()[ins.b];
+          R[ins.a] = closure->capture(ins.b);
           NEXT;
         }
         CASE(CLOSURE) {
           Proto* p = K[ins.bx()].as<Proto>();
-          Closure* made = new Closure(p);
+          Closure* made = Closure::make(p);
           Value held = Value::adopt(made);
-          made->captures().reserve(p->upvalues.size());
-          for (const UpvalueDesc& uv : p->upvalues) {
-            made->captures().push_back(uv.from_parent_register ? R[uv.index]
-                                                               : closure->captures()[uv.index]);
+          for (size_t i = 0; i < p->upvalues.size(); ++i) {
+            const UpvalueDesc& uv = p->upvalues[i];
+            made->capture(i) = uv.from_parent_register ? R[uv.index] : closure->capture(uv.index);
           }
           if (ins.flags & kFlagImmortal) proto->module->adopt_immortal(made);
           R[ins.a] = std::move(held);

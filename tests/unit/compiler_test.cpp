@@ -637,7 +637,7 @@ void compiles_or_is_an_error(const std::string& name, const std::string& program
   if (expected != nullptr) {
     Fiber fiber;
     Vm vm(u.runtime);
-    vm.start(fiber, Value::adopt(new Closure(u.main)), {});
+    vm.start(fiber, Value::adopt(Closure::make(u.main)), {});
     RunStatus status = vm.run_to_end(fiber);
     EXPECT_EQ(status, RunStatus::Completed) << name << ": " << display(fiber.exception);
     u.runtime.flush_out();
@@ -979,7 +979,7 @@ TEST(CompilerImmortal, TopLevelFunctionsAreNeverCounted) {
 
   Fiber fiber;
   Vm vm(u.runtime);
-  vm.start(fiber, Value::adopt(new Closure(u.main)), {});
+  vm.start(fiber, Value::adopt(Closure::make(u.main)), {});
   int64_t f_slot = u.module.find("f");
   int64_t g_slot = u.module.find("g");
   ASSERT_GE(f_slot, 0);

@@ -219,7 +219,7 @@ class Harness {
     size_t baseline = allocated_bytes();
     Fiber fiber;
     Vm vm(*runtime_);
-    vm.start(fiber, Value::adopt(new Closure(main)), {});
+    vm.start(fiber, Value::adopt(Closure::make(main)), {});
     RunStatus status = RunStatus::Yielded;
     for (int slice = 0; slice < kSlices && status == RunStatus::Yielded; ++slice) {
       status = vm.run(fiber, kBudget);

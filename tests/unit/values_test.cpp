@@ -306,10 +306,10 @@ TEST(FormatTest, Display) {
 TEST(FormatTest, DisplayOfFunctions) {
   auto* proto = new Proto();
   proto->name = "greet";
-  Value named = Value::adopt(new Closure(proto));
+  Value named = Value::adopt(Closure::make(proto));
   auto* lambda_proto = new Proto();
   lambda_proto->name = "<fn>";
-  Value lambda = Value::adopt(new Closure(lambda_proto));
+  Value lambda = Value::adopt(Closure::make(lambda_proto));
   release(proto);
   release(lambda_proto);
   EXPECT_EQ(display(named), "<fn greet>");

@@ -1033,7 +1033,7 @@ TEST(VmBudget, SlicesGiveTheSameResultAsOneRun) {
     Compiled c(script);
     Fiber fiber;
     Vm vm(c.runtime);
-    vm.start(fiber, Value::adopt(new Closure(c.main)), {});
+    vm.start(fiber, Value::adopt(Closure::make(c.main)), {});
     RunStatus status = RunStatus::Yielded;
     int slices = 0;
     while (status == RunStatus::Yielded && slices < 1'000'000) {
@@ -1060,14 +1060,14 @@ TEST(VmBudget, AnInfiniteLoopYields) {
     Compiled c(script);
     Fiber fiber;
     Vm vm(c.runtime);
-    vm.start(fiber, Value::adopt(new Closure(c.main)), {});
+    vm.start(fiber, Value::adopt(Closure::make(c.main)), {});
     for (int i = 0; i < 3; ++i) EXPECT_EQ(vm.run(fiber, 1000), RunStatus::Yielded) << script;
   }
   // Recursion without end ends in a stack overflow even in small slices.
   Compiled c("(fn f [n] (f n)) (f 1)");
   Fiber fiber;
   Vm vm(c.runtime);
-  vm.start(fiber, Value::adopt(new Closure(c.main)), {});
+  vm.start(fiber, Value::adopt(Closure::make(c.main)), {});
   RunStatus status = RunStatus::Yielded;
   for (int i = 0; i < 1'000'000 && status == RunStatus::Yielded; ++i) status = vm.run(fiber, 1000);
   ASSERT_EQ(status, RunStatus::Failed);
@@ -1078,7 +1078,7 @@ TEST(VmBudget, StartCallsAClosureWithArguments) {
   Compiled c("(fn add [a b = 10 rest...] [a b rest])");
   Fiber first;
   Vm vm(c.runtime);
-  vm.start(first, Value::adopt(new Closure(c.main)), {});
+  vm.start(first, Value::adopt(Closure::make(c.main)), {});
   ASSERT_EQ(vm.run_to_end(first), RunStatus::Completed);
   Value add = c.module.slot(static_cast<uint32_t>(c.module.find("add"))).load();
   ASSERT_TRUE(add.is(ObjType::Closure));
