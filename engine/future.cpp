@@ -58,7 +58,7 @@ void Future::cancel_if_abandoned() {
   if (refcount() > 2) return;
   {
     std::lock_guard guard(lock_);
-    if (!callbacks_.empty()) return;  // a callback still wants the result
+    if (callbacks_ && !callbacks_->empty()) return;  // a callback still wants the result
   }
   (void)cancel();
 }
@@ -66,7 +66,8 @@ void Future::cancel_if_abandoned() {
 bool Future::add_callback(Value entry) {
   std::lock_guard guard(lock_);
   if (callbacks_dispatched_) return false;
-  callbacks_.push_back(std::move(entry));
+  if (!callbacks_) callbacks_ = std::make_unique<std::vector<Value>>();
+  callbacks_->push_back(std::move(entry));
   return true;
 }
 
@@ -75,7 +76,7 @@ void Future::dispatch_callbacks() {
   {
     std::lock_guard guard(lock_);
     callbacks_dispatched_ = true;
-    entries.swap(callbacks_);
+    if (callbacks_) entries.swap(*callbacks_);
   }
   if (entries.empty()) return;
   for (std::size_t i = 0; i < entries.size(); ++i) runtime_.count(RuntimeEvent::CallbackRun);
@@ -98,8 +99,10 @@ std::string Future::origin() const {
 void Future::release_children(DestroyWorklist& worklist) {
   report_if_unhandled();  // before the exception is released below
   release_into(result_, worklist);
-  for (Value& entry : callbacks_) release_into(entry, worklist);
-  callbacks_.clear();
+  if (callbacks_) {
+    for (Value& entry : *callbacks_) release_into(entry, worklist);
+    callbacks_.reset();
+  }
 }
 
 Value make_future(Runtime& runtime) {

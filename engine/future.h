@@ -101,18 +101,20 @@ class Future final : public Obj {
   void report_if_unhandled();
   void dispatch_callbacks();
 
+  // The small fields sit together and the callbacks (rare) are a pointer:
+  // a program may hold a million futures, and this keeps one at 104 bytes.
   Runtime& runtime_;
   PromiseCore core_;
   Value result_;
   std::atomic<bool> handled_{false};
   SpinLock lock_;
-  std::vector<Value> callbacks_;
   bool callbacks_dispatched_ = false;
+  uint32_t origin_pc_ = 0;
+  std::unique_ptr<std::vector<Value>> callbacks_;  // null until the first
   TaskRef task_;
   std::unique_ptr<std::function<void()>> operation_;
   TimerHandle timer_;
   const Proto* origin_proto_ = nullptr;
-  uint32_t origin_pc_ = 0;
 };
 
 Value make_future(Runtime& runtime);

@@ -138,10 +138,20 @@ class ScriptTask final : public Task {
   Runtime& runtime_;
   Value callable_;
   std::vector<Value> args_;
+  // The small fields sit together (a million suspended tasks keep them).
   bool has_keywords_ = false;
   bool started_ = false;
   bool cancellation_delivered_ = false;
   bool lingering_ = false;
+  ParkKind park_kind_ = ParkKind::Receive;  // rule 4
+  // Rule 5: what the suspension waits for, recorded by run() while the
+  // awaited future is surely alive (the origin of a task's future; null
+  // for other futures), and since when.
+  enum class WaitKind : std::uint8_t { Future, Park, Wake };
+  WaitKind wait_kind_ = WaitKind::Wake;
+  uint32_t awaited_origin_pc_ = 0;
+  const Proto* awaited_origin_proto_ = nullptr;
+  std::chrono::steady_clock::time_point suspended_since_;
   Fiber fiber_;
   Value future_;
   TaskWaker waker_;
@@ -156,16 +166,7 @@ class ScriptTask final : public Task {
   Parker parker_;
   std::uint64_t park_epoch_ = 0;
   Value parked_on_;
-  ParkKind park_kind_ = ParkKind::Receive;
   std::unique_ptr<std::vector<DetachableWaiter*>> select_wakers_;
-  // Rule 5: what the suspension waits for, recorded by run() while the
-  // awaited future is surely alive (the origin of a task's future; null
-  // for other futures), and since when.
-  enum class WaitKind : std::uint8_t { Future, Park, Wake };
-  WaitKind wait_kind_ = WaitKind::Wake;
-  const Proto* awaited_origin_proto_ = nullptr;
-  uint32_t awaited_origin_pc_ = 0;
-  std::chrono::steady_clock::time_point suspended_since_;
   SuspendedLink suspended_link_;
   // --trace only (scheduler/trace_recorder.h rule 3).
   std::unique_ptr<TraceTag> trace_tag_;
