@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/function.h"
+#include "engine/inline_vector.h"
 #include "engine/value.h"
 
 namespace weft {
@@ -35,11 +36,20 @@ class Fiber {
   static constexpr uint32_t kMaxStackSlots = 1u << 24;
 
   std::vector<Value> stack;
-  std::vector<Frame> frames;
+  InlineVector<Frame, 1> frames;  // the entry frame needs no allocation
   std::vector<Handler> handlers;
 
   Value result;     // set when the fiber completes
   Value exception;  // set when it fails
+
+  // Frees all of it: the task has ended, and its future may keep it long.
+  void release() {
+    std::vector<Value>().swap(stack);
+    frames.reset();
+    std::vector<Handler>().swap(handlers);
+    result = Value();
+    exception = Value();
+  }
 };
 
 }  // namespace weft

@@ -277,7 +277,7 @@ void ScriptTask::finish(bool failed, Value result) {
   end_park(true);
   // The fiber's memory goes now, not when the last reference to the task
   // (its future may keep it for long) is dropped.
-  fiber_ = Fiber();
+  fiber_.release();
   future_ = Value();
 }
 

@@ -483,8 +483,7 @@ void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args, boo
   fiber.stack.clear();
   fiber.stack.shrink_to_fit();
   fiber.stack.resize(needed);
-  fiber.frames.clear();
-  fiber.frames.reserve(1);
+  fiber.frames.reset();
   fiber.handlers.clear();
   fiber.stack[0] = callable;
   uint32_t count = static_cast<uint32_t>(args.size());
