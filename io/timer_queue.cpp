@@ -92,19 +92,18 @@ void TimerQueue::push(InboxLink* link) {
   InboxLink* head = inbox_.load(std::memory_order_relaxed);
   do {
     link->next = head;
-    // Acq_rel on success: the release half publishes the op and link->next
-    // to drain()'s exchange (rule 1); the acquire half reads from that
-    // exchange when it came first, which orders drain_posted_'s clear
-    // before the flag's exchange below (rule 2a). Relaxed on failure:
+    // Seq_cst on success. Its release half publishes the op and
+    // link->next to take_inbox()'s exchange (rule 1); its acquire half
+    // reads from that exchange when it came first, which orders
+    // drain_posted_'s clear before the flag's exchange below (rule 2a);
+    // and it is in the single total order with the load below and
+    // publish_wake_bound()'s store and load (rule 2b). Relaxed on failure:
     // nothing was written.
-  } while (!inbox_.compare_exchange_weak(head, link, std::memory_order_acq_rel,
+  } while (!inbox_.compare_exchange_weak(head, link, std::memory_order_seq_cst,
                                          std::memory_order_relaxed));
-  if (is_arm) {
-    // Rule 2b: the fence pairs with publish_wake_bound()'s, so that either
-    // the I/O thread sees this link or this load sees its newest bound.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (deadline >= wake_before_.load(std::memory_order_relaxed)) return;
-  }
+  // Rule 2b. Seq_cst: either the I/O thread's load of the inbox sees this
+  // link, or this load sees the bound it stored before that load.
+  if (is_arm && deadline >= wake_before_.load(std::memory_order_seq_cst)) return;
   // Rule 2a. Acq_rel: the acquire half pairs with the release of another
   // pusher's exchange that found false, the release half with the next.
   if (!drain_posted_.exchange(true, std::memory_order_acq_rel)) {
@@ -170,12 +169,11 @@ void TimerQueue::publish_wake_bound() noexcept {
   for (;;) {
     const std::int64_t bound =
         armed_ && !closing_ ? armed_deadline_.time_since_epoch().count() : kWakeAlways;
-    // Relaxed store: the fence below orders it (rule 2b).
-    wake_before_.store(bound, std::memory_order_relaxed);
-    // Rule 2b: pairs with the fence of every push that does not wake.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    // Relaxed: only asks whether to go round; take_inbox() acquires.
-    if (inbox_.load(std::memory_order_relaxed) == nullptr) return;
+    // Rule 2b. Seq_cst store and load, in the total order with every
+    // push's compare-and-swap and load of the bound (see push()). The load
+    // only asks whether to go round; take_inbox() acquires the links.
+    wake_before_.store(bound, std::memory_order_seq_cst);
+    if (inbox_.load(std::memory_order_seq_cst) == nullptr) return;
     take_inbox();
     rearm();
   }

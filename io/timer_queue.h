@@ -78,15 +78,17 @@
 //         that exchange (in the inbox's modification order) reads from it,
 //         so the clear happens before the push's exchange of the flag,
 //         which then reads false and posts.
-//      b. A push that does not wake has read wake_before_ after a seq_cst
-//         fence that follows its push; the I/O thread, before it leaves
-//         the timers (end of drain and on_master), stores wake_before_,
-//         issues a seq_cst fence and loads the inbox, and drains again if
-//         it is not empty. By the fences' total order, either the thread
-//         sees the link or the push sees the new wake_before_ (and wakes
-//         if its deadline is earlier). So every link is drained by the
-//         time the master's current wait ends, which is no later than its
-//         deadline (rule 7 covers the end).
+//      b. A push that does not wake has read wake_before_ (seq_cst) after
+//         its seq_cst compare-and-swap; the I/O thread, before it leaves
+//         the timers (end of drain and on_master), stores wake_before_ and
+//         then loads the inbox (both seq_cst), and drains again if it is
+//         not empty. By the single total order of seq_cst operations,
+//         either the thread sees the link or the push sees the new
+//         wake_before_ (and wakes if its deadline is earlier). So every
+//         link is drained by the time the master's current wait ends,
+//         which is no later than its deadline (rule 7 covers the end).
+//         Operations, not fences: ThreadSanitizer does not model fences
+//         (PITFALLS.md), and with GCC 12 it does not compile them.
 //   3. Order. An op's arm link is pushed before start() returns its handle,
 //      so before any cancel link of that op. drain() processes links in
 //      arrival order, so it always sees an op's arm link first.

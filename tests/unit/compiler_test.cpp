@@ -461,7 +461,9 @@ TEST(CompilerForms, AVariableCapturedByValueKeepsItsValuePerClosure) {
                 "(fn outer []\n"
                 "  (fn even? [n] (if (n == 0) true else (odd? (n - 1))))\n"
                 "  (fn odd? [n] (if (n == 0) false else (even? (n - 1))))\n"
-                "  (even? 10))\n"
+                "  (var answer (even? 10))\n"
+                "  (even? = nil)\n"  // breaks the cycle (LANGUAGE.md, memory)
+                "  answer)\n"
                 "(println (outer))\n"
                 "(fn counter [] (var n 0) (fn [] (n += 1) n))\n"
                 "(var c (counter))\n"
