@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/inline_vector.h"
+
 namespace weft {
 
 enum class ObjType : uint8_t {
@@ -61,29 +63,17 @@ class DestroyWorklist {
   DestroyWorklist() = default;
   explicit DestroyWorklist(Obj* first) { push_back(first); }
 
-  void push_back(Obj* obj) {
-    if (in_place_count_ < kInPlace) {
-      in_place_[in_place_count_++] = obj;
-    } else {
-      overflow_.push_back(obj);
-    }
-  }
-  bool empty() const { return in_place_count_ == 0 && overflow_.empty(); }
+  void push_back(Obj* obj) { entries_.push_back(obj); }
+  bool empty() const { return entries_.empty(); }
   // Any entry; the order of destruction does not matter.
   Obj* take() {
-    if (!overflow_.empty()) {
-      Obj* obj = overflow_.back();
-      overflow_.pop_back();
-      return obj;
-    }
-    return in_place_[--in_place_count_];
+    Obj* obj = entries_.back();
+    entries_.pop_back();
+    return obj;
   }
 
  private:
-  static constexpr size_t kInPlace = 8;
-  Obj* in_place_[kInPlace];
-  size_t in_place_count_ = 0;
-  std::vector<Obj*> overflow_;
+  InlineVector<Obj*, 8> entries_;
 };
 
 class Obj {
