@@ -1,7 +1,8 @@
 // InlineVector: a vector of trivially copyable elements whose first N live
 // inside the object, so that the common small case allocates nothing (a
 // task's call frames: most tasks never call deeper than their entry
-// function). It has only what its users need. Not copyable or movable:
+// function; a destruction worklist: most objects have a few children). It
+// has only what its users need. Not copyable or movable:
 // the data pointer may point into the object itself.
 #pragma once
 
