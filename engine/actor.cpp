@@ -15,13 +15,11 @@
 #include "engine/script_task.h"
 #include "engine/stdlib/native_args.h"
 #include "engine/string.h"
+#include "scheduler/scheduler.h"
 
 namespace weft {
 
 namespace {
-
-// Messages an activation takes before it yields its worker (fairness).
-constexpr unsigned kBatch = 64;
 
 Value actor_exception(const std::string& message) {
   return make_exception(ExcClass::ActorException, message);
@@ -103,6 +101,9 @@ void Actor::release_children(DestroyWorklist& worklist) {
   release_into(current_.reply, worklist);
   release_into(failure_, worklist);
   for (Value& callback : monitors_.end(Value())) release_into(callback, worklist);
+  // Dormant or complete (rule 6: an active one holds this actor); it holds
+  // no script value of the actor's.
+  activation_ = TaskRef();
 }
 
 void Actor::release_script_values() {
@@ -125,7 +126,7 @@ bool Actor::post(Value message, Value reply) {
       return true;
     case MailboxPush::Activate:
       runtime_.count(RuntimeEvent::MessageSent);
-      start_activation();
+      activate();
       return true;
     case MailboxPush::Refused:
       break;
@@ -137,38 +138,45 @@ bool Actor::post(Value message, Value reply) {
 }
 
 Value Actor::stop() {
-  if (mailbox_.close() == MailboxPush::Activate) start_activation();
+  if (mailbox_.close() == MailboxPush::Activate) activate();
   return stopped_;
 }
 
-void Actor::start_activation() {
-  Value context = Value::adopt(new ActorContext(Value::share(this)));
-  (void)ScriptTask::spawn(runtime_, builtin_named(runtime_, "__actor_run"), {std::move(context)},
-                          false, nullptr, 0, {});
+void Actor::activate() {
+  retain();  // rule 6: the activation's reference, adopted by its run
+  if (activation_) {
+    activation_->wake();
+    return;
+  }
+  // Kept before the spawn: once it runs, the next Activate may come.
+  activation_ = ScriptTask::make_activation(runtime_, *this);
+  runtime_.scheduler().spawn(*activation_);
 }
 
-Actor::Next Actor::next(bool may_linger, ActorContext& activation) {
+std::string Actor::origin() const {
+  if (origin_proto_ == nullptr) return "";
+  return (origin_proto_->source ? origin_proto_->source->name : std::string("?")) + ":" +
+         std::to_string(origin_proto_->location_at(origin_pc_).line);
+}
+
+Actor::Next Actor::next(bool may_idle) {
   Envelope envelope;
-  switch (mailbox_.take(envelope, activation.lingered || !may_linger)) {
+  switch (mailbox_.take(envelope, may_idle)) {
     case MailboxTake::Item:
-      activation.lingered = false;
       // Rule 2: a one-for-all restart of a sibling restarts this one here.
       if (restart_pending_.exchange(false, std::memory_order_acq_rel)) {
         state_ = copy_message(initial_state_);
       }
       current_ = std::move(envelope);
       replied_ = false;
-      if (++activation.batch < kBatch) return Next::Message;
-      activation.batch = 0;
-      return Next::Yield;
+      return Next::Message;
     case MailboxTake::Empty:
-      activation.lingered = true;
-      return Next::Linger;
+      return Next::Empty;
     case MailboxTake::Idle:
       return Next::Idle;
     case MailboxTake::Finished:
       finish();
-      return Next::Idle;
+      return Next::Finished;
   }
   return Next::Idle;
 }
@@ -213,7 +221,7 @@ void Actor::halt(Value reason) {
     failure_ = std::move(reason);
   }
   drop_queued("the actor stopped after a failure");
-  if (mailbox_.close() == MailboxPush::Activate) start_activation();
+  if (mailbox_.close() == MailboxPush::Activate) activate();
 }
 
 void Actor::drop_queued(const std::string& why) {
@@ -233,12 +241,7 @@ void Actor::finish() {
   alive_.store(false, std::memory_order_release);
   std::vector<Value> callbacks = monitors_.end(reason);
   if (reason.is(ObjType::Exception) && callbacks.empty() && !supervisor_.is(ObjType::Supervisor)) {
-    std::string where = "actor";
-    if (origin_proto_ != nullptr) {
-      where = "actor started at " +
-              (origin_proto_->source ? origin_proto_->source->name : std::string("?")) + ":" +
-              std::to_string(origin_proto_->location_at(origin_pc_).line);
-    }
+    std::string where = origin().empty() ? "actor" : "actor started at " + origin();
     runtime_.report_unhandled("unhandled failure in " + where + ": " + describe_failure(reason));
   }
   Value self = Value::share(this);

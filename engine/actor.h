@@ -1,7 +1,7 @@
 // Actors: `(actor/spawn ^state init handler)`, their contexts and their
 // supervisors. The mailbox and its activation flag are scheduler/mailbox.h;
-// an activation is one script task running the prelude's `__actor_run`,
-// which asks this file for each message (engine/stdlib/actors.cpp).
+// an activation is a run of the actor's own script task (ScriptTask rule
+// 7), which asks this file for each message and calls the handler.
 //
 // Protocol (on top of mailbox.h rules 1-5):
 //   1. `state_`, `current_` and `replied_` belong to the running
@@ -24,6 +24,15 @@
 //      touches a child being destroyed. The runtime lists every actor the
 //      same way, to drop their script values at shutdown (cycles through
 //      handlers and states would otherwise outlive the program).
+//   6. The activation task: made by the first pusher that gets Activate,
+//      and kept in `activation_` for the actor's life; every later
+//      Activate wakes it (it is dormant, or still inside the run that saw
+//      the mailbox idle: task.h rules 2 and 8). The pusher that gets
+//      Activate takes one reference to the actor for the activation (the
+//      run that begins it adopts it, the run that goes dormant drops it),
+//      so an idle actor is held by nobody but its users, and an active one
+//      cannot be freed under its handler. The next Activate comes after
+//      the mailbox lock saw the mailbox idle, so it sees `activation_`.
 #pragma once
 
 #include <atomic>
@@ -37,6 +46,7 @@
 #include "engine/value.h"
 #include "scheduler/mailbox.h"
 #include "scheduler/spin_lock.h"
+#include "scheduler/task.h"
 
 namespace weft {
 
@@ -87,20 +97,21 @@ class Actor final : public Obj {
   const Value& stopped_future() const { return stopped_; }
   MonitorList& monitors() { return monitors_; }
 
+  // "file:line" where actor/spawn was called ("" when unknown).
+  [[nodiscard]] std::string origin() const;
+
   // --- for the running activation (rule 1) ------------------------------
-  enum class Next : std::uint8_t { Message, Yield, Linger, Idle };
-  // Loads the next message; Yield when a batch is spent (the message is
-  // loaded, the task yields first); Linger the first time the mailbox is
-  // empty (the task yields, then asks again: mailbox.h rule 3); Idle when
-  // there is none (the activation ends; if the actor is finished,
-  // finish() has run).
-  // `may_linger`: the caller can yield and call again. `activation` holds
-  // the activation's own counters: nothing of the actor may be written
-  // after take() gave Idle, since the next activation may run already.
-  Next next(bool may_linger, ActorContext& activation);
+  enum class Next : std::uint8_t { Message, Empty, Idle, Finished };
+  // Loads the next message. With `may_idle` false an empty mailbox gives
+  // Empty and stays active (the activation lingers: mailbox.h rule 3);
+  // else it gives Idle: the mailbox is idle, and the next push activates
+  // the actor again. Finished: the actor has ended (finish() has run).
+  Next next(bool may_idle);
   const Value& handler() const { return handler_; }
-  const Value& message() const { return current_.message; }
-  const Value& state() const { return state_; }
+  // The loaded message, and the state, for the handler's call: handled()
+  // or failed() sets the next state.
+  Value take_message() { return std::move(current_.message); }
+  Value take_state() { return std::move(state_); }
   // The handler returned `state`.
   void handled(Value state);
   // `(ctx .reply v)`; false when already replied or nothing to reply to.
@@ -119,12 +130,14 @@ class Actor final : public Obj {
   void release_children(DestroyWorklist& worklist) override;
 
  private:
-  void start_activation();
+  // Rule 6: after a push or close that returned Activate.
+  void activate();
   void finish();
   void drop_queued(const std::string& why);
 
   Runtime& runtime_;
   Mailbox<Envelope> mailbox_;
+  TaskRef activation_;  // rule 6
   Value handler_;
   Value initial_state_;
   Value supervisor_;  // a Supervisor, or nil
@@ -144,34 +157,35 @@ class Actor final : public Obj {
   Value failure_;
 };
 
-// The `ctx` of a handler: the actor, for `.reply` and `/.self`. One per
-// activation; the activation's task binds it at its first message, and
-// only that task may use it for `.reply` (rule 1: the reply state belongs
-// to the running activation; a ctx kept and used by another task must not
-// touch it).
+// The `ctx` of a handler: the actor, for `.reply` and `/.self`. Made by
+// the activation task, which alone may use it for `.reply` (rule 1: the
+// reply state belongs to the running activation; a ctx kept and used by
+// another task must not touch it). Between activations the task keeps its
+// ctx without the actor (rule 6) if nobody else holds it; one that was
+// kept elsewhere is disowned instead, and the next activation makes
+// another.
 class ActorContext final : public Obj {
  public:
-  explicit ActorContext(Value actor) : Obj(ObjType::ActorContext), actor_(std::move(actor)) {}
+  ActorContext(Value actor, const void* owner)
+      : Obj(ObjType::ActorContext), actor_(std::move(actor)), owner_(owner) {}
   Actor& actor() const { return *actor_.as<Actor>(); }
   const Value& actor_value() const { return actor_; }
-  // The activation's task, at its first message (relaxed: only that task
-  // compares equal, and it wrote the value itself).
-  void bind(const void* task) {
-    const void* unbound = nullptr;
-    (void)owner_.compare_exchange_strong(unbound, task, std::memory_order_relaxed);
-  }
   [[nodiscard]] bool owned_by(const void* task) const {
+    // Relaxed: only the owner compares equal, and it wrote the value.
     return task != nullptr && owner_.load(std::memory_order_relaxed) == task;
   }
+  // The owner, at the end of an activation, while nobody else holds this
+  // ctx: takes the actor out, to put it back at the next (rule 6).
+  Value detach_actor() { return std::move(actor_); }
+  void attach_actor(Value actor) { actor_ = std::move(actor); }
+  // The owner, at the end of an activation, when the ctx was kept
+  // elsewhere: it can no longer reply.
+  void disown() { owner_.store(nullptr, std::memory_order_relaxed); }
   void release_children(DestroyWorklist& worklist) override { release_into(actor_, worklist); }
-
-  // Touched only by the activation's task (Actor::next).
-  bool lingered = false;
-  unsigned batch = 0;
 
  private:
   Value actor_;
-  std::atomic<const void*> owner_{nullptr};
+  std::atomic<const void*> owner_;
 };
 
 class Supervisor final : public Obj {

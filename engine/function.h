@@ -139,10 +139,6 @@ struct NativeCall {
     Continue,         // store the result and go on
     Park,             // the native parked the task (its result is ignored):
                       // suspend, and run the call again when woken
-    YieldAfter,       // store the result, then yield the worker (an actor
-                      // after a batch of messages)
-    RetryAfterYield,  // yield the worker, then run the call again (an
-                      // actor's activation lingering on an empty mailbox)
   };
   Then then = Then::Continue;
 

@@ -70,13 +70,6 @@ constexpr const char* kPrelude = R"weft(
   (var index picked/0)
   (var clause (clauses .get index))
   ((clause .get 1) picked/1))
-(fn __actor_run [ctx]
-  (var handler (__actor_handler ctx))
-  (while (__actor_next ctx)
-    (try
-      (__actor_done ctx (handler ctx (__actor_message ctx) (__actor_state ctx)))
-     catch * (__actor_failed ctx $ex)))
-  nil)
 (fn pmap [f coll ^workers]
   (var items [])
   (for x in coll (items .add x))
@@ -196,8 +189,7 @@ constexpr PreludeMethod kMethods[] = {
 // Prelude functions that scripts (or the runtime) call by name.
 constexpr const char* kExported[] = {
     "await_all",     "await_any",    "sleep",  "__run_future_callbacks",
-    "__http_handle", "__await_stop", "select", "__actor_run",
-    "pmap",          "pipeline"};
+    "__http_handle", "__await_stop", "select", "pmap", "pipeline"};
 
 // Prelude functions exported under a name a prelude function cannot have.
 constexpr std::pair<const char*, const char*> kRenamed[] = {{"io/lines", "io_lines"}};

@@ -101,9 +101,7 @@ std::string wait_for_program_end(Runtime& runtime, Future& main) {
   // process before this report is printed.
   (void)main.cancel();
   for (int round = 0; round < kDeadlockCancelRounds; ++round) {
-    for (Value& future : suspended_task_futures(runtime)) {
-      if (future.is(ObjType::Future)) (void)future.as<Future>()->cancel();
-    }
+    cancel_suspended_tasks(runtime);
     if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return report;
   }
   return report + "weft: the deadlocked tasks did not end when cancelled; they are left\n";

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "engine/actor.h"
 #include "engine/array.h"
 #include "engine/channel.h"
 #include "engine/exception.h"
@@ -13,9 +14,10 @@
 
 namespace weft {
 
-ScriptTask::ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
-                       Value future)
+ScriptTask::ScriptTask(Runtime& runtime, Actor* actor, Value callable, std::vector<Value> args,
+                       bool has_keywords, Value future)
     : runtime_(runtime),
+      actor_(actor),
       callable_(std::move(callable)),
       args_(std::move(args)),
       has_keywords_(has_keywords),
@@ -33,7 +35,7 @@ Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> arg
   Future* f = future.as<Future>();
   f->set_origin(origin_proto, origin_pc);
   TaskRef task = TaskRef::adopt(
-      new ScriptTask(runtime, std::move(callable), std::move(args), has_keywords, future));
+      new ScriptTask(runtime, nullptr, std::move(callable), std::move(args), has_keywords, future));
   auto* script = static_cast<ScriptTask*>(task.get());
   f->set_task(task);  // rule 4 of future.h: before the future is shared
   bool cancel_at_once = false;
@@ -43,6 +45,10 @@ Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> arg
   // After the spawn: a cancel wakes the task, which must be scheduled.
   if (cancel_at_once) (void)f->cancel();
   return future;
+}
+
+TaskRef ScriptTask::make_activation(Runtime& runtime, Actor& actor) {
+  return TaskRef::adopt(new ScriptTask(runtime, &actor, Value(), {}, false, Value()));
 }
 
 AddWaiterResult ScriptTask::wait_for(Future& future) {
@@ -132,6 +138,7 @@ RunResult ScriptTask::run(std::uint32_t budget) {
   if (suspended_link_.listed) runtime_.suspended_tasks().remove(*this);
   try {
     Vm vm(runtime_);
+    if (actor_ != nullptr) return run_activation(vm, budget);
     if (!started_) {
       started_ = true;
       vm.start(fiber_, callable_, std::move(args_), has_keywords_);
@@ -146,7 +153,7 @@ RunResult ScriptTask::run(std::uint32_t budget) {
         finish(true, std::move(fiber_.exception));
         return RunResult::Completed;
       case RunStatus::Yielded:
-        return std::exchange(lingering_, false) ? RunResult::Lingered : RunResult::Yielded;
+        return RunResult::Yielded;
       case RunStatus::Suspended:
         runtime_.flush_out_if_pending();  // output before a wait shows now
         list_as_suspended();
@@ -161,6 +168,114 @@ RunResult ScriptTask::run(std::uint32_t budget) {
     finish(true, make_exception(ExcClass::RuntimeException, "internal error in task"));
   }
   return RunResult::Completed;
+}
+
+namespace {
+
+// Messages an activation handles before it yields its worker (fairness).
+constexpr unsigned kActivationBatch = 64;
+// A dormant activation keeps a register stack this small for its next
+// message, and frees a larger one.
+constexpr std::size_t kDormantStackSlots = 32;
+
+bool is_cancellation(const Value& exception) {
+  return exception.is(ObjType::Exception) &&
+         exception.as<Exception>()->cls() == ExcClass::CancellationException;
+}
+
+}  // namespace
+
+RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
+  if (!holds_actor_) {
+    // Rule 7: the reference the activator took (actor.h rule 6).
+    Value actor = Value::adopt(actor_);
+    holds_actor_ = true;
+    if (actor_context_.is_nil()) {
+      actor_context_ = Value::adopt(new ActorContext(std::move(actor), this));
+    } else {
+      actor_context_.as<ActorContext>()->attach_actor(std::move(actor));
+    }
+  }
+  for (unsigned handled = 0;;) {
+    if (handling_) {
+      switch (vm.run(fiber_, budget, this)) {
+        case RunStatus::Yielded:
+          return RunResult::Yielded;
+        case RunStatus::Suspended:
+          runtime_.flush_out_if_pending();
+          list_as_suspended();
+          return RunResult::Suspended;
+        case RunStatus::Completed:
+          end_handler(false);
+          break;
+        case RunStatus::Failed:
+          if (cancel_requested() && is_cancellation(fiber_.exception)) {
+            // The program is ending (its tasks are being cancelled): the
+            // activation ends with the cancellation, not as a failure.
+            finish(false, Value());
+            return RunResult::Completed;
+          }
+          end_handler(true);
+          break;
+      }
+      if (++handled == kActivationBatch) return RunResult::Yielded;
+    }
+    switch (actor_->next(/*may_idle=*/lingered_)) {
+      case Actor::Next::Message:
+        lingered_ = false;
+        start_handler(vm);
+        break;
+      case Actor::Next::Empty:
+        lingered_ = true;
+        return RunResult::Lingered;
+      case Actor::Next::Idle:
+        lingered_ = false;
+        return go_dormant();
+      case Actor::Next::Finished:
+        finish(false, Value());
+        return RunResult::Completed;
+    }
+  }
+}
+
+void ScriptTask::start_handler(Vm& vm) {
+  Value args[] = {actor_context_, actor_->take_message(), actor_->take_state()};
+  vm.start_again(fiber_, actor_->handler(), args);
+  handling_ = true;
+}
+
+void ScriptTask::end_handler(bool failed) {
+  handling_ = false;
+  if (!failed) {
+    actor_->handled(std::move(fiber_.result));
+    return;
+  }
+  // What the failed call left open is closed, as at the end of a task.
+  for (auto& scope : open_scopes_) (void)scope->abort();
+  open_scopes_.clear();
+  abandon_wait();
+  end_park(true);
+  actor_->failed(std::move(fiber_.exception));
+}
+
+RunResult ScriptTask::go_dormant() {
+  // An idle actor keeps no message or state of its last call alive.
+  fiber_.stack.clear();
+  if (fiber_.stack.capacity() > kDormantStackSlots) fiber_.stack.shrink_to_fit();
+  fiber_.result = Value();
+  fiber_.exception = Value();
+  auto* context = actor_context_.as<ActorContext>();
+  Value actor;
+  if (context->refcount() == 1) {
+    actor = context->detach_actor();
+  } else {
+    // Kept elsewhere: it stays with the actor and can no longer reply.
+    context->disown();
+    actor_context_ = Value();
+  }
+  holds_actor_ = false;
+  actor = Value();  // rule 7: last, since it may free the actor
+  return RunResult::Dormant;
 }
 
 void ScriptTask::list_as_suspended() {
@@ -191,7 +306,9 @@ TraceTag* ScriptTask::trace_tag(TraceRecorder& recorder) noexcept {
     // First call: by the spawner, while callable_ is still here.
     auto tag = std::make_unique<TraceTag>();
     std::string name = "task";
-    if (callable_.is(ObjType::Closure)) {
+    if (actor_ != nullptr) {
+      name = "actor " + actor_->origin();
+    } else if (callable_.is(ObjType::Closure)) {
       const Proto* proto = callable_.as<Closure>()->proto();
       std::string where = origin();
       if (where.empty() && proto->source) where = proto->source->name;
@@ -208,6 +325,8 @@ TraceTag* ScriptTask::trace_tag(TraceRecorder& recorder) noexcept {
 }
 
 std::string ScriptTask::origin() const {
+  // An activation is listed only while it holds its actor (rule 7).
+  if (actor_ != nullptr) return actor_->origin();
   return future_.is(ObjType::Future) ? future_.as<Future>()->origin() : std::string();
 }
 
@@ -254,20 +373,22 @@ std::vector<std::string> ScriptTask::stack() const {
 }
 
 void ScriptTask::finish(bool failed, Value result) {
-  Future* f = future_.as<Future>();
-  Value outcome = result;
-  if (failed) {
-    (void)f->fail(std::move(result));
-  } else {
-    (void)f->complete(std::move(result));
+  if (future_.is(ObjType::Future)) {
+    Future* f = future_.as<Future>();
+    Value outcome = result;
+    if (failed) {
+      (void)f->fail(std::move(result));
+    } else {
+      (void)f->complete(std::move(result));
+    }
+    // A task whose future was cancelled has not failed (TaskScope rule 7).
+    const Outcome settled = f->outcome();
+    bool scope_failure = failed && settled == Outcome::Failure;
+    if (scope_failure) runtime_.count(RuntimeEvent::TaskFailed);
+    if (settled == Outcome::Cancelled) runtime_.count(RuntimeEvent::TaskCancelled);
+    for (auto& scope : member_of_) scope->child_ended(scope_failure, outcome);
+    member_of_.clear();
   }
-  // A task whose future was cancelled has not failed (TaskScope rule 7).
-  const Outcome settled = f->outcome();
-  bool scope_failure = failed && settled == Outcome::Failure;
-  if (scope_failure) runtime_.count(RuntimeEvent::TaskFailed);
-  if (settled == Outcome::Cancelled) runtime_.count(RuntimeEvent::TaskCancelled);
-  for (auto& scope : member_of_) scope->child_ended(scope_failure, outcome);
-  member_of_.clear();
   // Scopes this task opened but never closed (it ended by an exception
   // that skipped their finally, e.g. exit) are aborted so their children
   // are not left waiting for a join.
@@ -279,6 +400,10 @@ void ScriptTask::finish(bool failed, Value result) {
   // (its future may keep it for long) is dropped.
   fiber_.release();
   future_ = Value();
+  handling_ = false;
+  holds_actor_ = false;
+  // Rule 7: last, since it may free the actor.
+  actor_context_ = Value();
 }
 
 }  // namespace weft

@@ -34,6 +34,16 @@
 //   6. On completion the task settles its future (no-op if cancelled
 //      already), tells its scopes, and drops its fiber and its reference to
 //      the future (which breaks the task <-> future reference cycle).
+//   7. An actor's activation task (make_activation) has no future and
+//      calls its actor's handler message after message in the same fiber
+//      (engine/actor.h rule 6). The run that begins an activation adopts
+//      the reference to the actor its activator took and puts it in the
+//      task's ctx; after a batch of messages it yields; when the mailbox
+//      is empty it lingers once (scheduler.h, Locality), then the mailbox
+//      goes idle and the run returns Dormant (task.h rule 8): it clears the
+//      fiber's registers and drops the actor reference last, since that
+//      may free the actor. A handler's failure goes to Actor::failed; a
+//      cancellation of the task itself (the program is ending) ends it.
 #pragma once
 
 #include <chrono>
@@ -53,8 +63,10 @@
 
 namespace weft {
 
+class Actor;
 class Future;
 class TaskScope;
+class Vm;
 
 // What a parked task waits for on its wait lists (rule 4).
 enum class ParkKind : std::uint8_t { Send, Receive, Select };
@@ -66,6 +78,8 @@ class ScriptTask final : public Task {
   static Value spawn(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
                      const Proto* origin_proto, uint32_t origin_pc,
                      std::vector<std::shared_ptr<TaskScope>> scopes);
+  // The activation task of `actor` (rule 7), not yet spawned.
+  static TaskRef make_activation(Runtime& runtime, Actor& actor);
 
   Runtime& runtime() { return runtime_; }
 
@@ -79,9 +93,6 @@ class ScriptTask final : public Task {
     return !cancellation_delivered_ && cancel_requested();
   }
   void mark_cancellation_delivered() { cancellation_delivered_ = true; }
-  // The run that is ending yields because a native asked to look again
-  // soon (NativeCall::Then::RetryAfterYield): RunResult::Lingered.
-  void mark_lingering() { lingering_ = true; }
   // The fiber no longer waits for the future it awaited (an interrupt was
   // raised in it): its wakers are withdrawn, so a long-lived future does
   // not keep them (task_waker.h rule 4).
@@ -106,8 +117,10 @@ class ScriptTask final : public Task {
   void end_park(bool leaving);
 
   // --- reports, while listed in SuspendedTasks (rule 5), any thread -------
-  // "file:line" where the task was started ("" when unknown).
+  // "file:line" where the task, or the actor it activates, was started
+  // ("" when unknown).
   [[nodiscard]] std::string origin() const;
+  [[nodiscard]] bool is_activation() const { return actor_ != nullptr; }
   // What it waits for, e.g. "the task started at a.weft:7" or "a receive
   // from a channel (capacity 1, 0 queued)".
   [[nodiscard]] std::string describe_wait() const;
@@ -127,22 +140,33 @@ class ScriptTask final : public Task {
   RunResult run(std::uint32_t budget) override;
 
  private:
-  ScriptTask(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
-             Value future);
+  ScriptTask(Runtime& runtime, Actor* actor, Value callable, std::vector<Value> args,
+             bool has_keywords, Value future);
   ~ScriptTask() override;
+  // Rule 7.
+  RunResult run_activation(Vm& vm, std::uint32_t budget);
+  void start_handler(Vm& vm);
+  void end_handler(bool failed);
+  RunResult go_dormant();
   void finish(bool failed, Value result);
   void drop_extra_waker();
   // Records what the task waits for and lists it (rule 5).
   void list_as_suspended();
 
   Runtime& runtime_;
+  Actor* const actor_;  // rule 7; null for other tasks
+  Value actor_context_;
   Value callable_;
   std::vector<Value> args_;
   // The small fields sit together (a million suspended tasks keep them).
   bool has_keywords_ = false;
   bool started_ = false;
   bool cancellation_delivered_ = false;
-  bool lingering_ = false;
+  // Rule 7, for an activation task: a handler's call is in the fiber; the
+  // ctx holds the activation's reference to the actor; it lingered once.
+  bool handling_ = false;
+  bool holds_actor_ = false;
+  bool lingered_ = false;
   ParkKind park_kind_ = ParkKind::Receive;  // rule 4
   // Rule 5: what the suspension waits for, recorded by run() while the
   // awaited future is surely alive (the origin of a task's future; null

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "engine/future.h"
 #include "engine/script_task.h"
 #include "scheduler/scheduler.h"
 
@@ -30,7 +31,9 @@ SuspendedTaskReport report_suspended_tasks(Runtime& runtime) {
   // suspended_tasks.h rule 3: only reads of the listed tasks in here.
   runtime.suspended_tasks().for_each([&](ScriptTask& task) {
     std::string origin = task.origin();
-    std::string text = origin.empty() ? "the main program" : "the task started at " + origin;
+    std::string text = task.is_activation() ? "the actor started at " + origin
+                       : origin.empty()     ? "the main program"
+                                            : "the task started at " + origin;
     text += " waits for " + task.describe_wait() + " (for " +
             format_seconds(now - task.suspended_since()) + ")\n";
     for (const std::string& line : task.stack()) text += "    at " + line + "\n";
@@ -44,13 +47,20 @@ SuspendedTaskReport report_suspended_tasks(Runtime& runtime) {
   return report;
 }
 
-std::vector<Value> suspended_task_futures(Runtime& runtime) {
+void cancel_suspended_tasks(Runtime& runtime) {
   std::vector<Value> futures;
+  std::vector<TaskRef> activations;  // an actor's task has no future
   runtime.suspended_tasks().for_each([&](ScriptTask& task) {
     Value future = task.future();
-    if (!future.is_nil()) futures.push_back(std::move(future));
+    if (!future.is_nil()) {
+      futures.push_back(std::move(future));
+    } else if (task.is_activation()) {
+      activations.push_back(TaskRef::share(&task));
+    }
   });
-  return futures;
+  // Outside the list's lock: a cancel wakes the task, which unlists itself.
+  for (Value& future : futures) (void)future.as<Future>()->cancel();
+  for (TaskRef& task : activations) task->cancel();
 }
 
 std::string dump_tasks(Runtime& runtime) {

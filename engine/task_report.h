@@ -22,9 +22,10 @@ struct SuspendedTaskReport {
 // long, and its stack.
 SuspendedTaskReport report_suspended_tasks(Runtime& runtime);
 
-// The futures of the suspended tasks (each keeps its task alive), to
-// cancel them once they are known to wait forever.
-std::vector<Value> suspended_task_futures(Runtime& runtime);
+// Cancels every suspended task (through its future, or directly for an
+// actor's activation, which has none), once they are known to wait for
+// ever.
+void cancel_suspended_tasks(Runtime& runtime);
 
 // For kill -QUIT and --dump-tasks-after: the live, running and suspended
 // counts, then report_suspended_tasks. The program goes on.

@@ -476,15 +476,26 @@ Value awaited_exception(const Value& failure, const Fiber& f) {
 void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args, bool has_keywords) {
   // Exactly the slots the entry frame needs: a million suspended tasks
   // each keep this stack, so it starts small and grows on deeper calls.
+  fiber.stack.clear();
+  fiber.stack.shrink_to_fit();
+  enter(fiber, callable, args, has_keywords);
+}
+
+void Vm::start_again(Fiber& fiber, const Value& callable, std::span<Value> args) {
+  fiber.stack.clear();
+  enter(fiber, callable, args, false);
+}
+
+void Vm::enter(Fiber& fiber, const Value& callable, std::span<Value> args, bool has_keywords) {
   size_t needed = args.size() + 2;
   if (callable.is(ObjType::Closure)) {
     needed = std::max(needed, size_t{2} + callable.as<Closure>()->proto()->num_registers);
   }
-  fiber.stack.clear();
-  fiber.stack.shrink_to_fit();
   fiber.stack.resize(needed);
   fiber.frames.reset();
   fiber.handlers.clear();
+  fiber.result = Value();
+  fiber.exception = Value();
   fiber.stack[0] = callable;
   uint32_t count = static_cast<uint32_t>(args.size());
   for (size_t i = 0; i < args.size(); ++i) fiber.stack[i + 1] = std::move(args[i]);
@@ -1154,18 +1165,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           R[call_base] = std::move(result);
           NEXT;
         }
-        if (call.then == NativeCall::Then::YieldAfter) {
-          R[call_base] = std::move(result);
-          frame->pc = pc;
-          return RunStatus::Yielded;
-        }
-        // Park and RetryAfterYield run the call again (ScriptTask rule 4),
-        // which natives ask for only when call.can_park.
+        // Park runs the call again (ScriptTask rule 4), which natives ask
+        // for only when call.can_park.
         frame->pc = pc - 1;
-        if (call.then == NativeCall::Then::RetryAfterYield) {
-          if (task != nullptr) task->mark_lingering();
-          return RunStatus::Yielded;
-        }
         park_interrupt_check(f, *task);
         return RunStatus::Suspended;
       }

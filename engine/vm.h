@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ class Vm {
   // With `has_keywords`, the last of `args` is a map of keyword arguments.
   void start(Fiber& fiber, const Value& callable, std::vector<Value> args,
              bool has_keywords = false);
+  // The same for a fiber that completed its last call and is used for
+  // another (an actor's handler, message after message): its stack keeps
+  // the memory it has. `args` are moved from.
+  void start_again(Fiber& fiber, const Value& callable, std::span<Value> args);
 
   // Runs until the fiber completes or fails, until roughly `budget`
   // backward jumps and calls have happened, or until it awaits a pending
@@ -42,6 +47,8 @@ class Vm {
   [[nodiscard]] RunStatus run_to_end(Fiber& fiber);
 
  private:
+  void enter(Fiber& fiber, const Value& callable, std::span<Value> args, bool has_keywords);
+
   Runtime& runtime_;
 };
 

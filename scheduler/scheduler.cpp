@@ -216,6 +216,7 @@ SchedulerStats& operator+=(SchedulerStats& a, const SchedulerStats& b) {
   a.suspended += b.suspended;
   a.notified_reruns += b.notified_reruns;
   a.preempted += b.preempted;
+  a.dormant += b.dormant;
   a.wakes += b.wakes;
   a.migrated += b.migrated;
   a.external_submits += b.external_submits;
@@ -241,6 +242,7 @@ SchedulerStats Scheduler::slot_stats(unsigned slot) const noexcept {
   s.suspended = get(kSuspended);
   s.notified_reruns = get(kNotifiedReruns);
   s.preempted = get(kPreempted);
+  s.dormant = get(kDormant);
   s.wakes = get(kWakes);
   s.migrated = get(kMigrated);
   s.external_submits = get(kExternalSubmits);
@@ -282,8 +284,9 @@ void Scheduler::trace_flow_to(Task& task, WorkerContext* worker, bool first) noe
   }
 }
 
-void Scheduler::submit_woken(Task& task) {
-  add_counts(kActiveOne);
+void Scheduler::submit_woken(Task& task, WakeAction action) {
+  // A revived task is live again before it is queued (task.h rule 8).
+  add_counts(action == WakeAction::Revive ? kLiveOne | kActiveOne : kActiveOne);
   count(kWakes);
   if (trace_ != nullptr) trace_flow_to(task, this_worker(), /*first=*/false);
   submit(task, wake_route());
@@ -433,6 +436,24 @@ void Scheduler::run_one(Task& task, int origin, int index, WorkerContext& contex
         case IdleAction::IdleLastRef:
           count(kSuspended);
           count(kAbandoned);
+          delete &task;
+          sub_counts(kLiveOne | kActiveOne);
+          break;
+      }
+      break;
+    case RunResult::Dormant:
+      switch (task.state_.transition_to_idle(/*dormant=*/true)) {
+        case IdleAction::Reschedule:
+          count(kNotifiedReruns);
+          submit(task, wake_route());
+          break;
+        case IdleAction::Idle:
+          count(kDormant);
+          sub_counts(kLiveOne | kActiveOne);
+          break;
+        case IdleAction::IdleLastRef:
+          // Nobody can revive it; it was done with its work.
+          count(kDormant);
           delete &task;
           sub_counts(kLiveOne | kActiveOne);
           break;

@@ -48,6 +48,8 @@
 //      Yielded: transition_to_yielded and queue it Behind.
 //      Lingered: transition_to_yielded and keep it for this worker
 //      (Locality rule 2).
+//      Dormant: transition_to_idle as for Suspended, but Idle counts it
+//      ended (task.h rule 8), and IdleLastRef is not an abandonment.
 //
 // Locality
 // --------
@@ -86,6 +88,8 @@
 //
 //   spawn            live+1, active+1   (before the task is queued)
 //   wake -> Submit   active+1           (before the task is queued)
+//   wake -> Revive   live+1, active+1   (before the task is queued)
+//   Dormant, Idle    live-1, active-1   (after transition_to_idle)
 //   Suspended, Idle  active-1           (after transition_to_idle)
 //   Completed        live-1, active-1   (after the task may be deleted)
 //   abandoned        live-1             (after the delete)
@@ -192,6 +196,7 @@ struct SchedulerStats {
   std::uint64_t suspended = 0;         // Suspended and went idle
   std::uint64_t notified_reruns = 0;   // Suspended but woken while running
   std::uint64_t preempted = 0;         // Yielded (budget spent)
+  std::uint64_t dormant = 0;           // Dormant and went idle (task.h rule 8)
   std::uint64_t wakes = 0;             // wakes that queued an idle task
   std::uint64_t migrated = 0;          // runs on another worker than the queuer
   std::uint64_t external_submits = 0;  // entries queued from outside the arena
@@ -276,6 +281,7 @@ class Scheduler {
     kSuspended,
     kNotifiedReruns,
     kPreempted,
+    kDormant,
     kWakes,
     kMigrated,
     kExternalSubmits,
@@ -302,8 +308,8 @@ class Scheduler {
 
   // Queues a task that is SCHEDULED and whose queue reference is taken.
   void submit(Task& task, Route route);
-  // Task::wake()/cancel() got Submit.
-  void submit_woken(Task& task);
+  // Task::wake()/cancel() got Submit or Revive.
+  void submit_woken(Task& task, WakeAction action);
   // Ready, or Behind for every fair_wake_interval-th wake on a worker.
   [[nodiscard]] Route wake_route() noexcept;
   // --trace: a flow from here (spawn or wake) to the task's next run.

@@ -37,8 +37,9 @@ WakeAction TaskState::transition_to_notified(bool cancel) noexcept {
     } else if (cur & kRunning) {
       next |= kNotified;  // rule 2: the worker reschedules it
     } else {
-      next = (next | kScheduled) + kRefOne;  // IDLE: the caller queues it
-      action = WakeAction::Submit;
+      // IDLE: the caller queues it; a dormant task is live again (rule 8).
+      action = (cur & kDormant) ? WakeAction::Revive : WakeAction::Submit;
+      next = ((next & ~kDormant) | kScheduled) + kRefOne;
     }
     // The write happens even when next == cur, so that this wake's release
     // still reaches the run that will follow.
@@ -62,14 +63,13 @@ void TaskState::transition_to_running() noexcept {
   // Reschedule, transition_to_yielded), so run() sees the state the
   // previous run saved and what the waker wrote. oneTBB's hand-off orders
   // this too; the scheduler does not rely on it.
-  const std::uint64_t prev =
-      word_.fetch_xor(kScheduled | kRunning, std::memory_order_acquire);
+  const std::uint64_t prev = word_.fetch_xor(kScheduled | kRunning, std::memory_order_acquire);
   assert((prev & kScheduled) && !(prev & (kRunning | kComplete)) &&
          "only a scheduled task is started (rule 1)");
   (void)prev;
 }
 
-IdleAction TaskState::transition_to_idle() noexcept {
+IdleAction TaskState::transition_to_idle(bool dormant) noexcept {
   std::uint64_t cur = word_.load(std::memory_order_relaxed);
   for (;;) {
     assert((cur & kRunning) && "only the running worker suspends a task");
@@ -79,7 +79,7 @@ IdleAction TaskState::transition_to_idle() noexcept {
       next = (cur & ~(kRunning | kNotified)) | kScheduled;
       action = IdleAction::Reschedule;
     } else {
-      next = (cur & ~kRunning) - kRefOne;
+      next = ((cur & ~kRunning) | (dormant ? kDormant : 0)) - kRefOne;
       action = (cur >> kRefShift) == 1 ? IdleAction::IdleLastRef : IdleAction::Idle;
     }
     // acq_rel. Release: publishes the frames the task saved before
@@ -112,8 +112,7 @@ bool TaskState::transition_to_complete() noexcept {
   std::uint64_t cur = word_.load(std::memory_order_relaxed);
   for (;;) {
     assert((cur & kRunning) && "only the running worker completes a task");
-    const std::uint64_t next =
-        ((cur & ~(kRunning | kNotified)) | kComplete) - kRefOne;
+    const std::uint64_t next = ((cur & ~(kRunning | kNotified)) | kComplete) - kRefOne;
     // acq_rel. Release: what run() wrote (the task's result) is visible to
     // whoever sees COMPLETE (acquire in is_complete) and to the deleter.
     // Acquire: if this drops the last reference, the delete comes after
@@ -162,27 +161,25 @@ bool TaskState::is_complete() const noexcept {
 }
 
 void Task::wake() noexcept {
-  if (state_.transition_to_notified(/*cancel=*/false) == WakeAction::Submit) {
-    scheduler_->submit_woken(*this);
-  }
+  const WakeAction action = state_.transition_to_notified(/*cancel=*/false);
+  if (action != WakeAction::DoNothing) scheduler_->submit_woken(*this, action);
 }
 
 void Task::cancel() noexcept {
-  if (state_.transition_to_notified(/*cancel=*/true) == WakeAction::Submit) {
-    scheduler_->submit_woken(*this);
-  }
+  const WakeAction action = state_.transition_to_notified(/*cancel=*/true);
+  if (action != WakeAction::DoNothing) scheduler_->submit_woken(*this, action);
 }
 
 void Task::unref() noexcept {
   const TaskState::Snapshot prev = state_.ref_dec();
   if (prev.refs() != 1) return;
-  assert(!prev.scheduled() && !prev.running() &&
-         "a queued or running task holds a reference");
+  assert(!prev.scheduled() && !prev.running() && "a queued or running task holds a reference");
   // Rule 5: a spawned task whose last reference goes before it completed
-  // can never run again; its scheduler counts it as ended. Read the
-  // scheduler before the delete; tell it after, so that "every task ended"
-  // also means every such destructor has run.
-  Scheduler* scheduler = prev.fresh() ? nullptr : scheduler_;
+  // can never run again; its scheduler counts it as ended (unless it was
+  // dormant: counted then, rule 8). Read the scheduler before the delete;
+  // tell it after, so that "every task ended" also means every such
+  // destructor has run.
+  Scheduler* scheduler = prev.fresh() || prev.dormant() ? nullptr : scheduler_;
   const bool abandoned = scheduler != nullptr && !prev.complete();
   delete this;
   if (abandoned) scheduler->task_abandoned();

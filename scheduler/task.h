@@ -9,10 +9,10 @@
 // or Yielded. The scheduler knows nothing else about it. Everything that
 // other threads may touch is in TaskState::word_:
 //
-//    63                                        6   5   4   3   2   1   0
-//   +-------------------------------------------+---+---+---+---+---+---+
-//   |         reference count (58 bits)         |NEW|CAN|CMP|NTF|RUN|SCH|
-//   +-------------------------------------------+---+---+---+---+---+---+
+//    63                                    7   6   5   4   3   2   1   0
+//   +---------------------------------------+---+---+---+---+---+---+---+
+//   |       reference count (57 bits)       |DOR|NEW|CAN|CMP|NTF|RUN|SCH|
+//   +---------------------------------------+---+---+---+---+---+---+---+
 //
 //   SCH  SCHEDULED  one queue entry exists for the task; it owns a reference
 //   RUN  RUNNING    a worker is inside run(); the entry's reference became
@@ -21,6 +21,9 @@
 //   CMP  COMPLETE   run() returned Completed; terminal
 //   CAN  CANCELLED  cancel() was called (sticky); the engine polls it
 //   NEW             constructed, not yet spawned; wakes only record CAN
+//   DOR  DORMANT    idle and not counted as live (RunResult::Dormant): a
+//                   task that waits for work without keeping the program
+//                   alive (an idle actor's activation); a wake revives it
 //
 // Lifecycle states (the SCH/RUN/NTF/CMP/NEW bits; at most one of SCH, RUN,
 // CMP, NEW is set, and NTF only with RUN):
@@ -30,18 +33,23 @@
 //   RUNNING        --wake---------------------> RUNNING+NTF
 //   RUNNING        --run() Suspended----------> IDLE
 //   RUNNING+NTF    --run() Suspended----------> SCHEDULED  (Reschedule)
+//   RUNNING        --run() Dormant------------> IDLE+DOR
+//   RUNNING+NTF    --run() Dormant------------> SCHEDULED  (Reschedule)
 //   RUNNING(+NTF)  --run() Yielded------------> SCHEDULED  (queued behind)
 //   RUNNING(+NTF)  --run() Completed----------> COMPLETE
 //   IDLE           --wake---------------------> SCHEDULED  (Submit)
+//   IDLE+DOR       --wake---------------------> SCHEDULED  (Revive)
 //
 //   transition              caller                 from -> to             result
 //   transition_to_spawned   Scheduler::spawn       NEW -> SCHEDULED, +ref  -
 //   transition_to_notified  wake()/cancel(), any   IDLE -> SCHEDULED, +ref Submit
-//                           thread                 RUNNING -> RUNNING+NTF  DoNothing
+//                           thread                 IDLE+DOR -> SCHED., +ref Revive
+//                                                  RUNNING -> RUNNING+NTF  DoNothing
 //                                                  SCHEDULED, RUNNING+NTF,
 //                                                  COMPLETE, NEW: same     DoNothing
 //   transition_to_running   worker, on dequeue     SCHEDULED -> RUNNING    -
 //   transition_to_idle      worker, Suspended      RUNNING -> IDLE, -ref   Idle / IdleLastRef
+//                           (Dormant: +DOR)
 //                                                  RUNNING+NTF -> SCHED.   Reschedule
 //   transition_to_yielded   worker, Yielded        RUNNING(+NTF) -> SCHED. -
 //   transition_to_complete  worker, Completed      RUNNING(+NTF) -> CMP,   last reference?
@@ -75,7 +83,16 @@
 //      registered on a promise holds one (TaskWaker). The last unref()
 //      deletes the task; a spawned task that ends that way without
 //      completing (a suspended task nobody can wake any more) is counted by
-//      its scheduler as ended ("abandoned"), so waits do not hang on it.
+//      its scheduler as ended ("abandoned"), so waits do not hang on it; a
+//      dormant one was counted as ended already when it went dormant.
+//   8. Dormancy: run() returns Dormant when the task waits for work that
+//      someone outside the scheduler's count will bring (a message to an
+//      idle actor), so that it must not keep the program alive or be taken
+//      for deadlocked. Going dormant counts the task ended (live-1), and
+//      the wake that revives it counts it live again before queueing it,
+//      as a spawn does. The reviver must itself be counted (a running
+//      task, or a holder), or the scheduler may see every task ended just
+//      before the revival: the same rule as for a spawn.
 //   6. scheduler_ is written once, by spawn(), before transition_to_spawned
 //      (release); wake() reads it after transition_to_notified (acquire),
 //      which reads a value in that release sequence. It never changes.
@@ -105,10 +122,12 @@ enum class RunResult : std::uint8_t {
   Yielded,    // the budget is spent; run me again after other ready work
   Lingered,   // nothing to do yet; run me again soon on this worker, after
               // what this run woke (scheduler.h, Locality)
+  Dormant,    // idle until woken, and not live meanwhile (rule 8)
 };
 
 // Result of a wake: whether the caller must put the task in a run queue.
-enum class WakeAction : std::uint8_t { DoNothing, Submit };
+// Revive: the task was dormant, and counts as live again (rule 8).
+enum class WakeAction : std::uint8_t { DoNothing, Submit, Revive };
 
 // Result of transition_to_idle after run() returned Suspended.
 enum class IdleAction : std::uint8_t {
@@ -127,7 +146,8 @@ class TaskState {
   static constexpr std::uint64_t kComplete = 1u << 3;
   static constexpr std::uint64_t kCancelled = 1u << 4;
   static constexpr std::uint64_t kNew = 1u << 5;
-  static constexpr int kRefShift = 6;
+  static constexpr std::uint64_t kDormant = 1u << 6;
+  static constexpr int kRefShift = 7;
   static constexpr std::uint64_t kRefOne = std::uint64_t{1} << kRefShift;
   static constexpr std::uint64_t kFlagMask = kRefOne - 1;
 
@@ -140,6 +160,7 @@ class TaskState {
     [[nodiscard]] bool complete() const { return word & kComplete; }
     [[nodiscard]] bool cancelled() const { return word & kCancelled; }
     [[nodiscard]] bool fresh() const { return word & kNew; }
+    [[nodiscard]] bool dormant() const { return word & kDormant; }
     [[nodiscard]] bool idle() const { return !(word & (kScheduled | kRunning | kComplete | kNew)); }
     [[nodiscard]] std::uint64_t refs() const { return word >> kRefShift; }
   };
@@ -155,8 +176,9 @@ class TaskState {
   [[nodiscard]] WakeAction transition_to_notified(bool cancel) noexcept;
   // SCHEDULED -> RUNNING.
   void transition_to_running() noexcept;
-  // After Suspended: RUNNING -> IDLE, or RUNNING+NTF -> SCHEDULED.
-  [[nodiscard]] IdleAction transition_to_idle() noexcept;
+  // After Suspended (or Dormant, `dormant` true: rule 8): RUNNING -> IDLE,
+  // or RUNNING+NTF -> SCHEDULED.
+  [[nodiscard]] IdleAction transition_to_idle(bool dormant = false) noexcept;
   // After Yielded: RUNNING(+NTF) -> SCHEDULED (the reference is kept).
   void transition_to_yielded() noexcept;
   // After Completed: RUNNING(+NTF) -> COMPLETE, dropping the run's

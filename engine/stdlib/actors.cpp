@@ -1,7 +1,7 @@
 // Actors: `actor/spawn`, `.send`, `.send_expect_reply`, `.stop`,
 // `/.alive`, the handler's `ctx` (`.reply`, `/.self`), `actor/monitor`,
-// `actor/supervisor`; and the natives the prelude's activation loop
-// (`__actor_run`) calls for each message. engine/actor.h has the protocol.
+// `actor/supervisor`. engine/actor.h has the protocol; the activation that
+// calls the handler is engine/script_task.cpp (its rule 7).
 #include <string>
 
 #include "engine/actor.h"
@@ -157,54 +157,6 @@ Value supervisor_restarts(NativeCall& call) {
   return Value::integer(v.as<Supervisor>()->restarts());
 }
 
-// ---- the activation loop's natives (prelude: __actor_run) --------------------
-
-Value actor_next(NativeCall& call) {
-  Actor& actor = context_actor(call);
-  ActorContext& activation = *call.arg(0).as<ActorContext>();
-  activation.bind(call.task);
-  switch (actor.next(call.can_park, activation)) {
-    case Actor::Next::Message:
-      return Value::boolean(true);
-    case Actor::Next::Yield:
-      call.then = NativeCall::Then::YieldAfter;
-      return Value::boolean(true);
-    case Actor::Next::Linger:
-      call.then = NativeCall::Then::RetryAfterYield;
-      return Value();
-    case Actor::Next::Idle:
-      break;
-  }
-  return Value::boolean(false);
-}
-
-Value actor_handler(NativeCall& call) {
-  return context_actor(call).handler();
-}
-Value actor_message(NativeCall& call) {
-  return context_actor(call).message();
-}
-Value actor_state(NativeCall& call) {
-  return context_actor(call).state();
-}
-
-Value actor_done(NativeCall& call) {
-  context_actor(call).handled(call.arg(1));
-  return Value();
-}
-
-Value actor_failed(NativeCall& call) {
-  const Value& exception = call.arg(1);
-  // The program is ending (its tasks are being cancelled): the activation
-  // ends with the cancellation, not as a failure of the actor.
-  if (call.task != nullptr && call.task->cancel_requested() && exception.is(ObjType::Exception) &&
-      exception.as<Exception>()->cls() == ExcClass::CancellationException) {
-    throw ScriptThrow{exception};
-  }
-  context_actor(call).failed(exception);
-  return Value();
-}
-
 }  // namespace
 
 void register_actor_builtins(Runtime& runtime) {
@@ -219,12 +171,6 @@ void register_actor_builtins(Runtime& runtime) {
   runtime.register_native_method(ObjType::ActorContext, "reply", context_reply, 2, 2);
   runtime.register_native_method(ObjType::ActorContext, "self", context_self, 1, 1);
   runtime.register_native_method(ObjType::Supervisor, "restarts", supervisor_restarts, 1, 1);
-  runtime.register_native("__actor_next", actor_next, 1, 1);
-  runtime.register_native("__actor_handler", actor_handler, 1, 1);
-  runtime.register_native("__actor_message", actor_message, 1, 1);
-  runtime.register_native("__actor_state", actor_state, 1, 1);
-  runtime.register_native("__actor_done", actor_done, 2, 2);
-  runtime.register_native("__actor_failed", actor_failed, 2, 2);
 }
 
 }  // namespace weft
