@@ -220,8 +220,9 @@ RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
       }
       if (++handled == kActivationBatch) return RunResult::Yielded;
     }
-    switch (actor_->next(/*may_idle=*/lingered_)) {
+    switch (actor_->next(/*may_idle=*/lingered_ || !worth_lingering())) {
       case Actor::Next::Message:
+        if (lingered_) linger_paid_ = true;
         lingered_ = false;
         start_handler(vm);
         break;
@@ -229,6 +230,7 @@ RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
         lingered_ = true;
         return RunResult::Lingered;
       case Actor::Next::Idle:
+        if (lingered_) linger_paid_ = false;
         lingered_ = false;
         return go_dormant();
       case Actor::Next::Finished:
@@ -236,6 +238,11 @@ RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
         return RunResult::Completed;
     }
   }
+}
+
+bool ScriptTask::worth_lingering() {
+  // Every 16th time regardless, to notice when lingering pays again.
+  return linger_paid_ || (++lingers_skipped_ & 15) == 0;
 }
 
 void ScriptTask::start_handler(Vm& vm) {

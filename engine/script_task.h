@@ -39,8 +39,9 @@
 //      (engine/actor.h rule 6). The run that begins an activation adopts
 //      the reference to the actor its activator took and puts it in the
 //      task's ctx; after a batch of messages it yields; when the mailbox
-//      is empty it lingers once (scheduler.h, Locality), then the mailbox
-//      goes idle and the run returns Dormant (task.h rule 8): it clears the
+//      is empty it may linger once (scheduler.h, Locality; see
+//      worth_lingering), then the mailbox goes idle and the run returns
+//      Dormant (task.h rule 8): it clears the
 //      fiber's registers and drops the actor reference last, since that
 //      may free the actor. A handler's failure goes to Actor::failed; a
 //      cancellation of the task itself (the program is ending) ends it.
@@ -145,6 +146,12 @@ class ScriptTask final : public Task {
   ~ScriptTask() override;
   // Rule 7.
   RunResult run_activation(Vm& vm, std::uint32_t budget);
+  // Whether an activation whose mailbox is empty lingers once (a partner
+  // that answers it at once, as in ping-pong, finds it still active)
+  // rather than going dormant: yes while the last linger found a message,
+  // else one time in 16 (an actor of a ring never gets an answer from the
+  // one it wakes).
+  bool worth_lingering();
   void start_handler(Vm& vm);
   void end_handler(bool failed);
   RunResult go_dormant();
@@ -163,10 +170,13 @@ class ScriptTask final : public Task {
   bool started_ = false;
   bool cancellation_delivered_ = false;
   // Rule 7, for an activation task: a handler's call is in the fiber; the
-  // ctx holds the activation's reference to the actor; it lingered once.
+  // ctx holds the activation's reference to the actor; this run lingered;
+  // the last linger found a message (see worth_lingering).
   bool handling_ = false;
   bool holds_actor_ = false;
   bool lingered_ = false;
+  bool linger_paid_ = true;
+  std::uint8_t lingers_skipped_ = 0;
   ParkKind park_kind_ = ParkKind::Receive;  // rule 4
   // Rule 5: what the suspension waits for, recorded by run() while the
   // awaited future is surely alive (the origin of a task's future; null

@@ -162,6 +162,46 @@ TEST(TaskState, SuspendWithLastReferenceIsAbandoned) {
   EXPECT_EQ(state.transition_to_idle(), IdleAction::IdleLastRef);
 }
 
+TEST(TaskState, DormantIdleIsRevivedByAWake) {
+  TaskState state;
+  state.transition_to_spawned();
+  state.transition_to_running();
+  EXPECT_EQ(state.transition_to_idle(/*dormant=*/true), IdleAction::Idle);
+  EXPECT_TRUE(state.load().idle());
+  EXPECT_TRUE(state.load().dormant());
+  EXPECT_EQ(state.load().refs(), 1u);
+  EXPECT_EQ(state.transition_to_notified(false), WakeAction::Revive);
+  EXPECT_TRUE(state.load().scheduled());
+  EXPECT_FALSE(state.load().dormant());
+  EXPECT_EQ(state.load().refs(), 2u);
+  EXPECT_EQ(state.transition_to_notified(false), WakeAction::DoNothing);  // queued
+  state.transition_to_running();
+  EXPECT_EQ(state.transition_to_idle(), IdleAction::Idle);  // an ordinary suspension
+  EXPECT_FALSE(state.load().dormant());
+  EXPECT_EQ(state.transition_to_notified(false), WakeAction::Submit);
+}
+
+TEST(TaskState, DormantWokenWhileRunningIsRescheduledAndStaysLive) {
+  TaskState state;
+  state.transition_to_spawned();
+  state.transition_to_running();
+  EXPECT_EQ(state.transition_to_notified(false), WakeAction::DoNothing);
+  EXPECT_EQ(state.transition_to_idle(/*dormant=*/true), IdleAction::Reschedule);
+  EXPECT_TRUE(state.load().scheduled());
+  EXPECT_FALSE(state.load().dormant());
+  EXPECT_EQ(state.load().refs(), 2u);
+}
+
+TEST(TaskState, CancelRevivesADormantTask) {
+  TaskState state;
+  state.transition_to_spawned();
+  state.transition_to_running();
+  EXPECT_EQ(state.transition_to_idle(/*dormant=*/true), IdleAction::Idle);
+  EXPECT_EQ(state.transition_to_notified(true), WakeAction::Revive);
+  EXPECT_TRUE(state.cancel_requested());
+  EXPECT_FALSE(state.load().dormant());
+}
+
 TEST(Task, BaseIsSmall) {
   // vtable pointer, state word, scheduler pointer: a million suspended
   // tasks cost 24 MB of base plus what the engine adds.
@@ -192,6 +232,78 @@ TEST(Scheduler, RunsATaskAndReportsItEnded) {
   EXPECT_EQ(stats.spawned, 1u);
   EXPECT_EQ(stats.completed, 1u);
   EXPECT_EQ(stats.runs, 1u);
+}
+
+// A dormant task is not live: the scheduler sees every task ended while
+// it sleeps; a wake from outside (holding the scheduler, as any outside
+// waker must) counts it live again, and it runs, goes dormant once more,
+// and completes at the third run. Dropping the last reference to a dormant
+// task is not an abandonment.
+TEST(Scheduler, ADormantTaskIsNotLiveUntilAWakeRevivesIt) {
+  Scheduler scheduler(2);
+  std::atomic<int> step{0};
+  TaskRef task = spawn_fn(scheduler, [&](FnTask&) {
+    return step.fetch_add(1, std::memory_order_relaxed) < 2 ? RunResult::Dormant
+                                                             : RunResult::Completed;
+  });
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_EQ(scheduler.live_tasks(), 0u);
+  EXPECT_TRUE(task->state().dormant());
+  EXPECT_EQ(as_fn(task).runs.load(), 1);
+
+  scheduler.hold();
+  task->wake();
+  scheduler.release();
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_EQ(as_fn(task).runs.load(), 2);
+  EXPECT_TRUE(task->state().dormant());
+
+  scheduler.hold();
+  task->wake();
+  scheduler.release();
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_TRUE(task->is_complete());
+  EXPECT_EQ(as_fn(task).runs.load(), 3);
+
+  TaskRef dropped = spawn_fn(scheduler, [](FnTask&) { return RunResult::Dormant; });
+  scheduler.wait_for_all_tasks_ended();
+  dropped = TaskRef();  // deleted dormant: not counted a second time
+  EXPECT_EQ(scheduler.live_tasks(), 0u);
+  const auto stats = scheduler.stats();
+  EXPECT_EQ(stats.dormant, 3u);
+  EXPECT_EQ(stats.abandoned, 0u);
+  EXPECT_EQ(stats.completed, 1u);
+  EXPECT_EQ(stats.wakes, 2u);
+}
+
+// A dormant task woken while the run that went dormant is still returning
+// (the wake sets NOTIFIED) runs again instead of sleeping through it: a
+// wake is never lost, and exactly one run follows each wake at most.
+TEST(Scheduler, AWakeRacingTheDormantReturnIsNeverLost) {
+  Scheduler scheduler(2);
+  constexpr int kRounds = 20000;
+  std::atomic<int> wakes_seen{0};
+  std::atomic<int> runs{0};
+  TaskRef task = spawn_fn(scheduler, [&](FnTask&) {
+    runs.fetch_add(1, std::memory_order_relaxed);
+    return RunResult::Dormant;
+  });
+  scheduler.wait_for_all_tasks_ended();
+  for (int round = 0; round < kRounds; ++round) {
+    const int before = runs.load(std::memory_order_relaxed);
+    scheduler.hold();
+    task->wake();
+    scheduler.release();
+    // Each wake lands on IDLE+DOR (Revive) or on the run going dormant
+    // (NOTIFIED, Reschedule); either way a run follows it.
+    while (runs.load(std::memory_order_relaxed) == before) std::this_thread::yield();
+    wakes_seen.fetch_add(1, std::memory_order_relaxed);
+  }
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_EQ(wakes_seen.load(), kRounds);
+  EXPECT_GE(runs.load(), kRounds + 1);
+  EXPECT_EQ(scheduler.live_tasks(), 0u);
+  EXPECT_FALSE(as_fn(task).overlapped.load());
 }
 
 // ------------------------------------------------------------ fork-join
