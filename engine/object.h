@@ -117,6 +117,14 @@ class Obj {
     return refcount_.load(std::memory_order_relaxed);
   }
 
+  // The caller holds the only reference, so nobody else can reach the
+  // object: it may change what others would read. Acquire: pairs with the
+  // acq_rel decrement of every holder that let go, so their uses of the
+  // object happen before the caller's changes.
+  [[nodiscard]] bool uniquely_held() const {
+    return refcount_.load(std::memory_order_acquire) == 1;
+  }
+
   bool is_frozen() const {
     // Acquire pairs with the release in set_flag(kFrozen): a task that sees
     // the frozen bit also sees the deep freeze that preceded it.

@@ -273,7 +273,7 @@ RunResult ScriptTask::go_dormant() {
   fiber_.exception = Value();
   auto* context = actor_context_.as<ActorContext>();
   Value actor;
-  if (context->refcount() == 1) {
+  if (context->uniquely_held()) {
     actor = context->detach_actor();
   } else {
     // Kept elsewhere: it stays with the actor and can no longer reply.
