@@ -246,8 +246,11 @@ bool ScriptTask::worth_lingering() {
 }
 
 void ScriptTask::start_handler(Vm& vm) {
-  Value args[] = {actor_context_, actor_->take_message(), actor_->take_state()};
+  // The ctx stays in its register from one message to the next (and comes
+  // back in args[0]), so passing it costs no reference count.
+  Value args[] = {std::move(actor_context_), actor_->take_message(), actor_->take_state()};
   vm.start_again(fiber_, actor_->handler(), args);
+  actor_context_ = args[0].is_nil() ? fiber_.stack[1] : std::move(args[0]);
   handling_ = true;
 }
 

@@ -481,24 +481,49 @@ void Vm::start(Fiber& fiber, const Value& callable, std::vector<Value> args, boo
   enter(fiber, callable, args, has_keywords);
 }
 
-void Vm::start_again(Fiber& fiber, const Value& callable, std::span<Value> args) {
-  fiber.stack.clear();
-  enter(fiber, callable, args, false);
-}
+namespace {
 
-void Vm::enter(Fiber& fiber, const Value& callable, std::span<Value> args, bool has_keywords) {
-  size_t needed = args.size() + 2;
+// The registers a call of `callable` with `count` arguments starts with.
+size_t entry_slots(const Value& callable, size_t count) {
+  size_t needed = count + 2;
   if (callable.is(ObjType::Closure)) {
     needed = std::max(needed, size_t{2} + callable.as<Closure>()->proto()->num_registers);
   }
+  return needed;
+}
+
+bool same_value(const Value& a, const Value& b) {
+  return a.tag() == b.tag() && a.raw_payload() == b.raw_payload();
+}
+
+}  // namespace
+
+void Vm::start_again(Fiber& fiber, const Value& callable, std::span<Value> args) {
+  // The last call's registers are overwritten rather than destroyed and
+  // made again; a callable or argument that is the very value its register
+  // holds already is not counted once more (and stays in `args`).
+  const size_t needed = entry_slots(callable, args.size());
   fiber.stack.resize(needed);
+  if (!same_value(fiber.stack[0], callable)) fiber.stack[0] = callable;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!same_value(fiber.stack[i + 1], args[i])) fiber.stack[i + 1] = std::move(args[i]);
+  }
+  for (size_t i = args.size() + 1; i < needed; ++i) fiber.stack[i] = Value();
+  enter(fiber, callable, static_cast<uint32_t>(args.size()), false);
+}
+
+void Vm::enter(Fiber& fiber, const Value& callable, std::span<Value> args, bool has_keywords) {
+  fiber.stack.resize(entry_slots(callable, args.size()));
+  fiber.stack[0] = callable;
+  for (size_t i = 0; i < args.size(); ++i) fiber.stack[i + 1] = std::move(args[i]);
+  enter(fiber, callable, static_cast<uint32_t>(args.size()), has_keywords);
+}
+
+void Vm::enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_keywords) {
   fiber.frames.reset();
   fiber.handlers.clear();
   fiber.result = Value();
   fiber.exception = Value();
-  fiber.stack[0] = callable;
-  uint32_t count = static_cast<uint32_t>(args.size());
-  for (size_t i = 0; i < args.size(); ++i) fiber.stack[i + 1] = std::move(args[i]);
   try {
     if (callable.is(ObjType::Native)) {
       // A native runs to its end here; the fiber is complete at once.

@@ -35,7 +35,8 @@ class Vm {
              bool has_keywords = false);
   // The same for a fiber that completed its last call and is used for
   // another (an actor's handler, message after message): its stack keeps
-  // the memory it has. `args` are moved from.
+  // the memory it has. `args` are moved from, except one that is the same
+  // value its register holds already (the caller keeps it).
   void start_again(Fiber& fiber, const Value& callable, std::span<Value> args);
 
   // Runs until the fiber completes or fails, until roughly `budget`
@@ -48,6 +49,8 @@ class Vm {
 
  private:
   void enter(Fiber& fiber, const Value& callable, std::span<Value> args, bool has_keywords);
+  // With the callable and its `count` arguments in place.
+  void enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_keywords);
 
   Runtime& runtime_;
 };
