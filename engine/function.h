@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/instruction.h"
+#include "engine/method_cache.h"
 #include "engine/object.h"
 #include "engine/shared_slot.h"
 #include "engine/value.h"
@@ -67,6 +68,9 @@ class Proto final : public Obj {
   // that arrives while any frame of a task is inside one waits until the
   // task is outside all of them (engine/vm.cpp, cancellation_shielded).
   std::vector<std::pair<uint32_t, uint32_t>> shielded_ranges;
+  // INVOKE's lookups, one slot per constant (engine/method_cache.h); made
+  // by the compiler once the constants are complete.
+  MethodCache method_cache;
 
   SourceLoc location_at(size_t pc) const {
     return pc < locations.size() ? locations[pc] : location;
@@ -136,9 +140,9 @@ struct NativeCall {
   bool can_park = false;
   // What the interpreter does after the native returns.
   enum class Then : uint8_t {
-    Continue,         // store the result and go on
-    Park,             // the native parked the task (its result is ignored):
-                      // suspend, and run the call again when woken
+    Continue,  // store the result and go on
+    Park,      // the native parked the task (its result is ignored):
+               // suspend, and run the call again when woken
   };
   Then then = Then::Continue;
 

@@ -859,7 +859,12 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           Value& receiver = R[ins.a + 1];
           const Value* method = nullptr;
           if (receiver.is_object()) {
-            method = runtime_.find_method(receiver.as_object()->type(), name->view());
+            const ObjType type = receiver.as_object()->type();
+            method = proto->method_cache.find(ins.c, type);
+            if (method == nullptr) {
+              method = runtime_.find_method(type, name->view());
+              if (method != nullptr) proto->method_cache.remember(ins.c, type, method);
+            }
           }
           call_base = ins.a;
           call_keywords = (ins.flags & kFlagKeywords) != 0;

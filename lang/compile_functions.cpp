@@ -201,6 +201,7 @@ Proto* CodeGen::function_body(const Node& node, const std::string& name, const N
   emit(body.empty() ? node : *body.back(), Opcode::RETURN, result);
   pop_scope();
   fs_ = saved;
+  proto->method_cache.make_slots(proto->constants.size());
   return proto;
 }
 

@@ -70,6 +70,7 @@ Proto* CodeGen::compile_main(const std::vector<NodePtr>& program) {
   }
   emit(body.empty() ? at : *body.back(), Opcode::RETURN, result);
   pop_scope();
+  proto->method_cache.make_slots(proto->constants.size());
   return proto;
 }
 

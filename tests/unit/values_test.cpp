@@ -14,8 +14,8 @@
 #include "engine/map.h"
 #include "engine/range.h"
 #include "engine/string.h"
-#include "tests/unit/value_builders.h"
 #include "engine/value.h"
+#include "tests/unit/value_builders.h"
 
 namespace weft {
 namespace {
@@ -431,6 +431,31 @@ TEST(CompareTest, MismatchedTypesThrow) {
   EXPECT_EQ(
       error_message(ExcClass::TypeException, [] { (void)compare_values(make_map(), make_map()); }),
       "cannot compare Map and Map");
+}
+
+}  // namespace
+}  // namespace weft
+
+namespace weft {
+namespace {
+
+TEST(MethodCache, RemembersOneTypePerSlotAndNothingBeyondItsSlots) {
+  MethodCache cache;
+  const Value array_size;
+  const Value string_size;
+  EXPECT_EQ(cache.find(0, ObjType::Array), nullptr);  // no slots yet
+  cache.remember(0, ObjType::Array, &array_size);     // ignored
+  cache.make_slots(2);
+  EXPECT_EQ(cache.find(0, ObjType::Array), nullptr);
+  cache.remember(0, ObjType::Array, &array_size);
+  EXPECT_EQ(cache.find(0, ObjType::Array), &array_size);
+  EXPECT_EQ(cache.find(0, ObjType::String), nullptr);
+  EXPECT_EQ(cache.find(1, ObjType::Array), nullptr);
+  cache.remember(0, ObjType::String, &string_size);  // the site saw another type
+  EXPECT_EQ(cache.find(0, ObjType::String), &string_size);
+  EXPECT_EQ(cache.find(0, ObjType::Array), nullptr);
+  cache.remember(2, ObjType::Array, &array_size);  // no such slot
+  EXPECT_EQ(cache.find(2, ObjType::Array), nullptr);
 }
 
 }  // namespace
