@@ -164,7 +164,10 @@ Actor::Next Actor::next(bool may_idle) {
   switch (mailbox_.take(envelope, may_idle)) {
     case MailboxTake::Item:
       // Rule 2: a one-for-all restart of a sibling restarts this one here.
-      if (restart_pending_.exchange(false, std::memory_order_acq_rel)) {
+      // The relaxed load spares the exchange (a locked instruction) on
+      // every message; a request it misses is taken at a later message.
+      if (restart_pending_.load(std::memory_order_relaxed) &&
+          restart_pending_.exchange(false, std::memory_order_acq_rel)) {
         state_ = copy_message(initial_state_);
       }
       current_ = std::move(envelope);

@@ -10,7 +10,8 @@
 //      reads (rule 5).
 //   2. `restart_pending_` is set by a supervisor (one-for-all) from another
 //      activation's thread and taken (exchange) by this actor's activation
-//      before its next message, which then starts from the initial state.
+//      before a later message (the next one it sees the flag at), which
+//      then starts from the initial state.
 //   3. The end of an actor happens once: the activation that gets Finished
 //      from the mailbox calls finish(), which ends the monitor list (a
 //      monitor added later runs at once), completes `stopped_` and reports
