@@ -1,5 +1,6 @@
 #include "engine/actor.h"
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -332,6 +333,14 @@ bool copied_by_value(const Value& v) {
 
 Value copy_message(const Value& message) {
   if (copied_by_value(message)) return message;
+  if (message.is(ObjType::Array)) {
+    // The common message, a flat array such as ["meet" id color]: one
+    // snapshot, no bookkeeping for shared parts.
+    std::vector<Value> items = message.as<Array>()->snapshot();
+    if (std::all_of(items.begin(), items.end(), copied_by_value)) {
+      return make_array(std::move(items));
+    }
+  }
   // Iterative: a message nested a million deep must not recurse (object.h
   // rule 5). `copies` keeps shared parts and cycles shared in the copy.
   std::unordered_map<Obj*, Value> copies;

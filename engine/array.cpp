@@ -22,21 +22,36 @@ void Array::check_mutable() const {
 }
 
 size_t Array::size() const {
+  if (is_frozen()) return items_.size();  // rule 5
   std::lock_guard guard(lock_);
   return items_.size();
 }
 
 Value Array::get(int64_t index) const {
+  if (is_frozen()) {  // rule 5
+    int64_t at = resolve_index(index, items_.size());
+    return at < 0 ? Value() : items_[at];
+  }
   std::lock_guard guard(lock_);
   int64_t at = resolve_index(index, items_.size());
   return at < 0 ? Value() : items_[at];
 }
 
 bool Array::try_get(size_t index, Value& out) const {
+  if (is_frozen()) {  // rule 5
+    if (index >= items_.size()) return false;
+    out = items_[index];
+    return true;
+  }
   std::lock_guard guard(lock_);
   if (index >= items_.size()) return false;
   out = items_[index];
   return true;
+}
+
+void Array::freeze() {
+  std::lock_guard guard(lock_);
+  set_flag(kFrozen);
 }
 
 void Array::set(int64_t index, Value value) {
@@ -95,6 +110,7 @@ bool Array::remove_at(int64_t index, Value& removed) {
 }
 
 std::vector<Value> Array::snapshot() const {
+  if (is_frozen()) return items_;  // rule 5
   std::lock_guard guard(lock_);
   return items_;
 }

@@ -9,6 +9,12 @@
 //   3. Compound work (sorting, printing, comparing) runs on a snapshot().
 //   4. A frozen array is never mutated; the frozen check happens under the
 //      lock so a concurrent freeze is ordered with the mutation.
+//   5. freeze() sets the flag under the lock, so a task that sees the array
+//      frozen (an acquire load) sees every mutation that came before, and
+//      none can come after: reads of a frozen array (get, try_get, size,
+//      snapshot) take no lock. Many tasks reading one frozen array (a
+//      table every actor consults) then share its cache line instead of
+//      fighting for the lock's.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +48,8 @@ class Array final : public Obj {
   bool remove_at(int64_t index, Value& removed);
   std::vector<Value> snapshot() const;
   void replace_all(std::vector<Value> items);
+  // Rule 5.
+  void freeze();
 
   // For the VM's iteration: the item at `index` if it exists.
   bool try_get(size_t index, Value& out) const;

@@ -77,7 +77,11 @@ void deep_freeze(const Value& root) {
       }
       continue;
     }
-    top.container.as_object()->set_flag(kFrozen);
+    if (top.container.is(ObjType::Array)) {
+      top.container.as<Array>()->freeze();  // array.h rule 5
+    } else {
+      top.container.as_object()->set_flag(kFrozen);
+    }
     std::vector<Value> late;
     for (Value& child : children_of(top.container)) {
       if (is_mutable_container(child) && seen.count(child.as_object()) == 0) {
