@@ -146,7 +146,7 @@ Value Actor::stop() {
 void Actor::activate() {
   retain();  // rule 6: the activation's reference, adopted by its run
   if (activation_) {
-    activation_->wake();
+    static_cast<ScriptTask&>(*activation_).activate();
     return;
   }
   // Kept before the spawn: once it runs, the next Activate may come.

@@ -48,7 +48,10 @@ Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> arg
 }
 
 TaskRef ScriptTask::make_activation(Runtime& runtime, Actor& actor) {
-  return TaskRef::adopt(new ScriptTask(runtime, &actor, Value(), {}, false, Value()));
+  auto* task = new ScriptTask(runtime, &actor, Value(), {}, false, Value());
+  // Relaxed: the spawn that follows publishes it to the first run.
+  task->activated_.store(true, std::memory_order_relaxed);
+  return TaskRef::adopt(task);
 }
 
 AddWaiterResult ScriptTask::wait_for(Future& future) {
@@ -187,7 +190,10 @@ bool is_cancellation(const Value& exception) {
 
 RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
   if (!holds_actor_) {
-    // Rule 7: the reference the activator took (actor.h rule 6).
+    // Rule 7. acq_rel: acquires the activator's store (and the reference
+    // it took before); a spurious run finds nothing and stays dormant.
+    if (!activated_.exchange(false, std::memory_order_acq_rel)) return RunResult::Dormant;
+    // The reference the activator took (actor.h rule 6).
     Value actor = Value::adopt(actor_);
     holds_actor_ = true;
     if (actor_context_.is_nil()) {

@@ -36,9 +36,12 @@
 //      the future (which breaks the task <-> future reference cycle).
 //   7. An actor's activation task (make_activation) has no future and
 //      calls its actor's handler message after message in the same fiber
-//      (engine/actor.h rule 6). The run that begins an activation adopts
-//      the reference to the actor its activator took and puts it in the
-//      task's ctx; after a batch of messages it yields; when the mailbox
+//      (engine/actor.h rule 6). The run that begins an activation (it
+//      finds `activated_` set, and clears it) adopts the reference to the
+//      actor its activator took and puts it in the task's ctx; a dormant
+//      task run without it (a stale waker of an earlier handler's await:
+//      task.h rule 3d) touches nothing and stays dormant, since its actor
+//      may be gone; after a batch of messages it yields; when the mailbox
 //      is empty it may linger once (scheduler.h, Locality; see
 //      worth_lingering), then the mailbox goes idle and the run returns
 //      Dormant (task.h rule 8): it clears the
@@ -47,6 +50,7 @@
 //      cancellation of the task itself (the program is ending) ends it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -79,8 +83,17 @@ class ScriptTask final : public Task {
   static Value spawn(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
                      const Proto* origin_proto, uint32_t origin_pc,
                      std::vector<std::shared_ptr<TaskScope>> scopes);
-  // The activation task of `actor` (rule 7), not yet spawned.
+  // The activation task of `actor` (rule 7), not yet spawned; its first
+  // run begins an activation.
   static TaskRef make_activation(Runtime& runtime, Actor& actor);
+  // Begins the next activation of a made activation task (rule 7), after
+  // the caller took the activation's reference to the actor. Any thread.
+  void activate() {
+    // Release: pairs with the acquire exchange of the run that begins the
+    // activation, with the reference taken before it.
+    activated_.store(true, std::memory_order_release);
+    wake();
+  }
 
   Runtime& runtime() { return runtime_; }
 
@@ -163,6 +176,7 @@ class ScriptTask final : public Task {
   Runtime& runtime_;
   Actor* const actor_;  // rule 7; null for other tasks
   Value actor_context_;
+  std::atomic<bool> activated_{false};  // rule 7
   Value callable_;
   std::vector<Value> args_;
   // The small fields sit together (a million suspended tasks keep them).
