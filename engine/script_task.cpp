@@ -190,7 +190,7 @@ bool is_cancellation(const Value& exception) {
 
 RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
   if (!holds_actor_) {
-    // Rule 7. acq_rel: acquires the activator's store (and the reference
+    // Rule 7a/b. acq_rel: acquires the activator's store (and the reference
     // it took before); a spurious run finds nothing and stays dormant.
     if (!activated_.exchange(false, std::memory_order_acq_rel)) return RunResult::Dormant;
     // The reference the activator took (actor.h rule 6).
@@ -290,7 +290,7 @@ RunResult ScriptTask::go_dormant() {
     actor_context_ = Value();
   }
   holds_actor_ = false;
-  actor = Value();  // rule 7: last, since it may free the actor
+  actor = Value();  // rule 7c: last, since it may free the actor
   return RunResult::Dormant;
 }
 

@@ -34,20 +34,22 @@
 //   6. On completion the task settles its future (no-op if cancelled
 //      already), tells its scopes, and drops its fiber and its reference to
 //      the future (which breaks the task <-> future reference cycle).
-//   7. An actor's activation task (make_activation) has no future and
+//   7. An actor's activation task (make_activation) has no future; it
 //      calls its actor's handler message after message in the same fiber
-//      (engine/actor.h rule 6). The run that begins an activation (it
-//      finds `activated_` set, and clears it) adopts the reference to the
-//      actor its activator took and puts it in the task's ctx; a dormant
-//      task run without it (a stale waker of an earlier handler's await:
-//      task.h rule 3d) touches nothing and stays dormant, since its actor
-//      may be gone; after a batch of messages it yields; when the mailbox
-//      is empty it may linger once (scheduler.h, Locality; see
-//      worth_lingering), then the mailbox goes idle and the run returns
-//      Dormant (task.h rule 8): it clears the
-//      fiber's registers and drops the actor reference last, since that
-//      may free the actor. A handler's failure goes to Actor::failed; a
-//      cancellation of the task itself (the program is ending) ends it.
+//      (engine/actor.h rule 6), and yields after a batch of messages.
+//      a. The run that begins an activation finds `activated_` set (and
+//         clears it): it adopts the reference to the actor that its
+//         activator took, and puts it in the task's ctx.
+//      b. A dormant task run without that (a stale waker of an earlier
+//         handler's await, task.h rule 3d) touches nothing and stays
+//         dormant: its actor may be gone.
+//      c. When the mailbox is empty it may linger once (scheduler.h,
+//         Locality; see worth_lingering); then the mailbox goes idle and
+//         the run returns Dormant (task.h rule 8): it clears the fiber's
+//         registers and drops the actor reference last, since that may
+//         free the actor.
+//      d. A handler's failure goes to Actor::failed; a cancellation of the
+//         task itself (the program is ending) ends the task.
 #pragma once
 
 #include <atomic>
@@ -176,7 +178,6 @@ class ScriptTask final : public Task {
   Runtime& runtime_;
   Actor* const actor_;  // rule 7; null for other tasks
   Value actor_context_;
-  std::atomic<bool> activated_{false};  // rule 7
   Value callable_;
   std::vector<Value> args_;
   // The small fields sit together (a million suspended tasks keep them).
@@ -191,6 +192,7 @@ class ScriptTask final : public Task {
   bool lingered_ = false;
   bool linger_paid_ = true;
   std::uint8_t lingers_skipped_ = 0;
+  std::atomic<bool> activated_{false};      // rule 7a
   ParkKind park_kind_ = ParkKind::Receive;  // rule 4
   // Rule 5: what the suspension waits for, recorded by run() while the
   // awaited future is surely alive (the origin of a task's future; null
