@@ -110,6 +110,9 @@ void Actor::release_children(DestroyWorklist& worklist) {
 void Actor::release_script_values() {
   if (supervisor_.is(ObjType::Supervisor)) supervisor_.as<Supervisor>()->remove_child(this);
   supervisor_ = Value();
+  // Every task has ended: a dormant activation keeps the handler in a
+  // register, and goes with it.
+  activation_ = TaskRef();
   (void)mailbox_.take_all();
   handler_ = Value();
   initial_state_ = Value();

@@ -117,12 +117,12 @@ class Obj {
     return refcount_.load(std::memory_order_relaxed);
   }
 
-  // The caller holds the only reference, so nobody else can reach the
-  // object: it may change what others would read. Acquire: pairs with the
-  // acq_rel decrement of every holder that let go, so their uses of the
-  // object happen before the caller's changes.
-  [[nodiscard]] bool uniquely_held() const {
-    return refcount_.load(std::memory_order_acquire) == 1;
+  // The caller holds all `references` there are, so nobody else can reach
+  // the object: it may change what others would read. Acquire: pairs with
+  // the acq_rel decrement of every holder that let go, so their uses of
+  // the object happen before the caller's changes.
+  [[nodiscard]] bool held_only_by(uint32_t references) const {
+    return refcount_.load(std::memory_order_acquire) == references;
   }
 
   bool is_frozen() const {

@@ -275,18 +275,28 @@ void ScriptTask::end_handler(bool failed) {
 }
 
 RunResult ScriptTask::go_dormant() {
-  // An idle actor keeps no message or state of its last call alive.
-  fiber_.stack.clear();
-  if (fiber_.stack.capacity() > kDormantStackSlots) fiber_.stack.shrink_to_fit();
+  // An idle actor keeps no message or state of its last call alive; the
+  // handler and the ctx stay in their registers for the next message
+  // (Vm::start_again then counts neither again).
+  std::vector<Value>& stack = fiber_.stack;
+  if (stack.capacity() > kDormantStackSlots) {
+    stack.clear();
+    stack.shrink_to_fit();
+  } else if (stack.size() > 2) {
+    stack.resize(2);
+  }
   fiber_.result = Value();
   fiber_.exception = Value();
   auto* context = actor_context_.as<ActorContext>();
+  const bool in_register =
+      stack.size() == 2 && stack[1].is(ObjType::ActorContext) && stack[1].as_object() == context;
   Value actor;
-  if (context->uniquely_held()) {
+  if (context->held_only_by(in_register ? 2 : 1)) {
     actor = context->detach_actor();
   } else {
     // Kept elsewhere: it stays with the actor and can no longer reply.
     context->disown();
+    if (in_register) stack[1] = Value();
     actor_context_ = Value();
   }
   holds_actor_ = false;
