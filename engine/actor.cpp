@@ -102,8 +102,8 @@ void Actor::release_children(DestroyWorklist& worklist) {
   release_into(current_.reply, worklist);
   release_into(failure_, worklist);
   for (Value& callback : monitors_.end(Value())) release_into(callback, worklist);
-  // Dormant or complete (rule 6: an active one holds this actor); it holds
-  // no script value of the actor's.
+  // Dormant or complete (rule 6: an active one holds this actor); the
+  // handler and the ctx it keeps in its registers go with it.
   activation_ = TaskRef();
 }
 
