@@ -278,7 +278,7 @@ TEST(Scheduler, ADormantTaskIsNotLiveUntilAWakeRevivesIt) {
 
 // A dormant task woken while the run that went dormant is still returning
 // (the wake sets NOTIFIED) runs again instead of sleeping through it: a
-// wake is never lost, and exactly one run follows each wake at most.
+// wake is never lost, and no two runs of the task overlap.
 TEST(Scheduler, AWakeRacingTheDormantReturnIsNeverLost) {
   Scheduler scheduler(2);
   constexpr int kRounds = 20000;
