@@ -21,29 +21,26 @@ void Array::check_mutable() const {
   if (is_frozen()) throw_error(ExcClass::RuntimeException, "cannot modify a frozen Array");
 }
 
+// Rule 5: a frozen array is read without the lock.
+std::unique_lock<SpinLock> Array::read_guard() const {
+  std::unique_lock<SpinLock> guard(lock_, std::defer_lock);
+  if (!is_frozen()) guard.lock();
+  return guard;
+}
+
 size_t Array::size() const {
-  if (is_frozen()) return items_.size();  // rule 5
-  std::lock_guard guard(lock_);
+  auto guard = read_guard();
   return items_.size();
 }
 
 Value Array::get(int64_t index) const {
-  if (is_frozen()) {  // rule 5
-    int64_t at = resolve_index(index, items_.size());
-    return at < 0 ? Value() : items_[at];
-  }
-  std::lock_guard guard(lock_);
+  auto guard = read_guard();
   int64_t at = resolve_index(index, items_.size());
   return at < 0 ? Value() : items_[at];
 }
 
 bool Array::try_get(size_t index, Value& out) const {
-  if (is_frozen()) {  // rule 5
-    if (index >= items_.size()) return false;
-    out = items_[index];
-    return true;
-  }
-  std::lock_guard guard(lock_);
+  auto guard = read_guard();
   if (index >= items_.size()) return false;
   out = items_[index];
   return true;
@@ -110,8 +107,7 @@ bool Array::remove_at(int64_t index, Value& removed) {
 }
 
 std::vector<Value> Array::snapshot() const {
-  if (is_frozen()) return items_;  // rule 5
-  std::lock_guard guard(lock_);
+  auto guard = read_guard();
   return items_;
 }
 
@@ -128,6 +124,8 @@ void Array::release_children(DestroyWorklist& worklist) {
   items_.clear();
 }
 
-Value make_array(std::vector<Value> items) { return Value::adopt(new Array(std::move(items))); }
+Value make_array(std::vector<Value> items) {
+  return Value::adopt(new Array(std::move(items)));
+}
 
 }  // namespace weft

@@ -58,6 +58,8 @@ class Array final : public Obj {
 
  private:
   void check_mutable() const;
+  // Holds the lock, unless the array is frozen (rule 5).
+  std::unique_lock<SpinLock> read_guard() const;
 
   mutable SpinLock lock_;
   std::vector<Value> items_;
