@@ -263,7 +263,20 @@ class CodeGen {
 
   // ---- expressions ------------------------------------------------------
   void expr(const Node& node, uint16_t dest);
-  uint16_t expr_any(const Node& node);
+  // The register that holds `node`'s value: a local variable's own
+  // register (no copy, so no reference counted) or a new temporary.
+  // `others_follow`: operands evaluated after this one are read with it by
+  // one instruction, so a variable they may assign is copied (operands are
+  // evaluated left to right: this one's value is the one from before them).
+  uint16_t expr_any(const Node& node, bool others_follow = false);
+  // The local variable whose own register may stand for `name`'s value (see
+  // expr_any), or null.
+  const Local* borrowable_local(const std::string& name, bool others_follow) const {
+    const Local* local = find_local(*fs_, name);
+    if (local == nullptr || local->is_cell) return nullptr;
+    if (others_follow && unit_.assigned.count(local->decl) != 0) return nullptr;
+    return local;
+  }
   void expr_discard(const Node& node) {
     // Declarations as statements need no result register (and must not
     // have one: a temporary below them would outlive their scope's start).
@@ -304,7 +317,7 @@ class CodeGen {
     bool is_constant;
     uint16_t index;
   };
-  Operand operand(const Node& node);
+  Operand operand(const Node& node, bool others_follow = false);
   void infix(const Node& list_node, uint16_t dest);
   InfixTree parse_infix(const std::vector<const Node*>& items, size_t& pos, int min_prec);
   void infix_tree(const InfixTree& tree, uint16_t dest);

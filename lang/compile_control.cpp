@@ -131,11 +131,18 @@ void CodeGen::assignment(const Node& node, const Node& target, const std::string
   if (target.children.back()->kind == NodeKind::Symbol) {
     fail(target, "cannot assign to a method call");
   }
-  // Evaluate the container (all but the last segment), then the value.
-  uint16_t obj = alloc_reg(target);
-  if (target.children.size() == 2) {
-    symbol(*target.children[0], obj);
-  } else {
+  // Evaluate the container (all but the last segment), then the value. A
+  // container that is a local variable is used from its own register
+  // unless the value may assign that variable (expr_any).
+  const Node& root = *target.children[0];
+  const Local* root_local = target.children.size() == 2 && root.kind == NodeKind::Symbol &&
+                                    resolve(root.text).kind == NameKind::Local
+                                ? borrowable_local(root.text, /*others_follow=*/true)
+                                : nullptr;
+  const uint16_t obj = root_local != nullptr ? root_local->reg : alloc_reg(target);
+  if (root_local == nullptr && target.children.size() == 2) {
+    symbol(root, obj);
+  } else if (root_local == nullptr) {
     // Borrow the segments without copying the tree: build a shallow path.
     Node shallow;
     shallow.kind = NodeKind::Path;
@@ -154,7 +161,7 @@ void CodeGen::assignment(const Node& node, const Node& target, const std::string
   const Node& key = *target.children.back();
   uint32_t k = key.kind == NodeKind::Int ? int_constant(key.int_value) : string_constant(key.text);
   if (k > 0xFFFF) fail(key, "too many constants in one function");
-  uint16_t val = alloc_reg(value);
+  uint16_t val = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(value);
   if (op == "=") {
     expr(value, val);
   } else {

@@ -45,11 +45,9 @@ void CodeGen::expr(const Node& node, uint16_t dest) {
   }
 }
 
-uint16_t CodeGen::expr_any(const Node& node) {
+uint16_t CodeGen::expr_any(const Node& node, bool others_follow) {
   if (node.kind == NodeKind::Symbol) {
-    if (const Local* local = find_local(*fs_, node.text); local != nullptr && !local->is_cell) {
-      return local->reg;
-    }
+    if (const Local* local = borrowable_local(node.text, others_follow)) return local->reg;
   }
   uint16_t reg = alloc_reg(node);
   expr(node, reg);
@@ -121,7 +119,18 @@ void CodeGen::path(const Node& node, uint16_t dest) {
   }
   uint16_t mark = fs_->free_reg;
   uint16_t current = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(node);
-  symbol(root, current);
+  // The first step reads a local variable from its own register (nothing
+  // is evaluated between, so nothing can assign it); a method needs the
+  // receiver in `current`.
+  uint16_t source = current;
+  const Local* root_local = root.kind == NodeKind::Symbol && r.kind == NameKind::Local
+                                ? borrowable_local(root.text, /*others_follow=*/false)
+                                : nullptr;
+  if (root_local != nullptr && node.children[1]->kind != NodeKind::Symbol) {
+    source = root_local->reg;
+  } else {
+    symbol(root, current);
+  }
   for (size_t i = 1; i < node.children.size(); ++i) {
     const Node& seg = *node.children[i];
     if (seg.kind == NodeKind::Symbol) {  // .method with no arguments
@@ -138,7 +147,7 @@ void CodeGen::path(const Node& node, uint16_t dest) {
     uint32_t k =
         seg.kind == NodeKind::Int ? int_constant(seg.int_value) : string_constant(seg.text);
     if (k > 0xFFFF) fail(seg, "too many constants in one function");
-    emit(seg, Opcode::GETFIELD, current, current, static_cast<uint16_t>(k));
+    emit(seg, Opcode::GETFIELD, current, i == 1 ? source : current, static_cast<uint16_t>(k));
   }
   if (current != dest) emit(node, Opcode::MOVE, dest, current);
   free_to(mark);
@@ -231,13 +240,13 @@ void CodeGen::list(const Node& node, uint16_t dest) {
 
 // ---- operators --------------------------------------------------------------
 
-CodeGen::Operand CodeGen::operand(const Node& node) {
+CodeGen::Operand CodeGen::operand(const Node& node, bool others_follow) {
   uint32_t k = UINT32_MAX;
   if (node.kind == NodeKind::Int) k = int_constant(node.int_value);
   if (node.kind == NodeKind::Float) k = float_constant(node.float_value);
   if (node.kind == NodeKind::String) k = string_constant(node.text);
   if (k <= 0xFFFF) return {true, static_cast<uint16_t>(k)};
-  return {false, expr_any(node)};
+  return {false, expr_any(node, others_follow)};
 }
 
 InfixTree CodeGen::parse_infix(const std::vector<const Node*>& items, size_t& pos, int min_prec) {
@@ -344,14 +353,14 @@ void CodeGen::binary(const Node& op, const Node& left, const Node& right, uint16
       arith(op, left, right, dest);
       return;
     case OpKind::Compare: {
-      Operand l = operand(left);
+      Operand l = operand(left, /*others_follow=*/true);
       Operand r = operand(right);
       compare_op(op, l, r, dest);
       free_to(mark);
       return;
     }
     case OpKind::Range: {
-      uint16_t a = expr_any(left);
+      uint16_t a = expr_any(left, /*others_follow=*/true);
       uint16_t b = expr_any(right);
       emit(op, Opcode::RANGE, dest, a, b);
       free_to(mark);
@@ -385,7 +394,7 @@ void CodeGen::arith(const Node& op, const Node& left, const Node& right, uint16_
     return;
   }
   Opcode code = arith_opcode(t);
-  Operand l = operand(left);
+  Operand l = operand(left, /*others_follow=*/true);
   Operand r = operand(right);
   uint8_t flags = (l.is_constant ? kFlagKB : 0) | (r.is_constant ? kFlagKC : 0);
   emit(op, code, dest, l.index, r.index, flags);
@@ -408,8 +417,10 @@ void CodeGen::compare_op(const Node& op, Operand left, Operand right, uint16_t d
 void CodeGen::compare_chain(const std::vector<const Node*>& ops,
                             const std::vector<const InfixTree*>& xs, uint16_t dest) {
   uint16_t mark = fs_->free_reg;
-  auto load = [&](const InfixTree& t) -> Operand {
-    if (t.leaf != nullptr) return operand(*t.leaf);
+  // Only the first operand is read after a later one is evaluated: each
+  // right operand is compared at once and then copied into `carry`.
+  auto load = [&](const InfixTree& t, bool others_follow) -> Operand {
+    if (t.leaf != nullptr) return operand(*t.leaf, others_follow);
     uint16_t reg = alloc_reg(*ops[0]);
     infix_tree(t, reg);
     return {false, reg};
@@ -419,10 +430,10 @@ void CodeGen::compare_chain(const std::vector<const Node*>& ops,
   // a fixed number of registers.
   uint16_t carry = alloc_reg(*ops[0]);
   std::vector<size_t> exits;
-  Operand left = load(*xs[0]);
+  Operand left = load(*xs[0], /*others_follow=*/true);
   for (size_t i = 0; i < ops.size(); ++i) {
     uint16_t inner = fs_->free_reg;
-    Operand right = load(*xs[i + 1]);
+    Operand right = load(*xs[i + 1], /*others_follow=*/false);
     compare_op(*ops[i], left, right, target);
     if (i + 1 < ops.size()) {
       exits.push_back(emit_jump(*ops[i], Opcode::JMPIFNOT, target));

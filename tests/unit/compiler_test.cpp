@@ -451,6 +451,29 @@ TEST(CompilerForms, CapturedAndAssignedVariablesLiveInCellsAndOthersDoNot) {
   EXPECT_TRUE(ops.count(Opcode::GETCAPTURED)) << disassemble(*inner);
 }
 
+TEST(CompilerForms, PathsOnALocalReadItsOwnRegisterWithoutACopy) {
+  // state/0 reads and (state/1 += m) updates through the parameter's own
+  // register: no MOVE (a copy counts a reference to the array, twice per
+  // statement). A variable that the value assigns is copied first
+  // (tests/lang/assignment/operand_assigned_later.weft runs that case).
+  Unit u("(fn f [state m] (state/1 += m) (state/0 == state/1))");
+  ASSERT_FALSE(u.error) << describe(*u.error);
+  const Proto* f = nullptr;
+  for (const Value& k : u.main->constants) {
+    if (k.is(ObjType::Proto)) f = k.as<Proto>();
+  }
+  ASSERT_NE(f, nullptr);
+  const uint16_t state = 0;  // the first parameter's register
+  size_t copies = 0;
+  size_t reads = 0;
+  for (const Instr& ins : f->code) {
+    copies += ins.op == Opcode::MOVE && ins.b == state;
+    reads += ins.op == Opcode::GETFIELD && ins.b == state;
+  }
+  EXPECT_EQ(copies, 0u) << disassemble(*f);
+  EXPECT_EQ(reads, 3u) << disassemble(*f);
+}
+
 TEST(CompilerForms, AVariableCapturedByValueKeepsItsValuePerClosure) {
   // Each iteration's i is copied into its closure when the closure is made;
   // a hoisted function captured before its definition still goes through a
