@@ -502,13 +502,16 @@ void Vm::start_again(Fiber& fiber, const Value& callable, std::span<Value> args)
   // The last call's registers are overwritten rather than destroyed and
   // made again; a callable or argument that is the very value its register
   // holds already is not counted once more (and stays in `args`).
+  // Registers added by the resize are nil already; only those the last
+  // call left are cleared.
   const size_t needed = entry_slots(callable, args.size());
+  const size_t kept = std::min(fiber.stack.size(), needed);
   fiber.stack.resize(needed);
   if (!same_value(fiber.stack[0], callable)) fiber.stack[0] = callable;
   for (size_t i = 0; i < args.size(); ++i) {
     if (!same_value(fiber.stack[i + 1], args[i])) fiber.stack[i + 1] = std::move(args[i]);
   }
-  for (size_t i = args.size() + 1; i < needed; ++i) fiber.stack[i] = Value();
+  for (size_t i = args.size() + 1; i < kept; ++i) fiber.stack[i] = Value();
   enter(fiber, callable, static_cast<uint32_t>(args.size()), false);
 }
 
@@ -544,7 +547,12 @@ void Vm::enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_key
     }
     Closure* closure = callable.as<Closure>();
     const Proto& proto = *closure->proto();
-    bind_arguments(fiber, proto, 1, count, has_keywords);
+    // Exactly the positional arguments, all required, nothing else to
+    // bind (an actor's handler, a task's block): they are in place.
+    const bool in_place = !has_keywords && count == proto.num_required &&
+                          count == proto.num_positional && !proto.has_rest &&
+                          proto.keyword_params.empty();
+    if (!in_place) bind_arguments(fiber, proto, 1, count, has_keywords);
     fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
   } catch (const ScriptError& e) {
     fiber.exception = make_exception(e.cls, e.message);
