@@ -15,6 +15,7 @@ Scheduler& Runtime::scheduler() {
   std::call_once(scheduler_once_, [this] {
     SchedulerOptions options;
     options.workers = options_.threads;
+    options.on_worker_entry = options_.on_worker_entry;
     if (options_.trace) {
       unsigned workers = options_.threads != 0 ? options_.threads
                                                : std::max(std::thread::hardware_concurrency(), 1u);
@@ -37,8 +38,13 @@ IoService& Runtime::io() {
     // the scheduler (io_service.h rule 5), so a program waiting on I/O is
     // never taken for a deadlocked one.
     Scheduler& workers = scheduler();
+    // The tasks one handler wakes are queued together after it (io_service.h
+    // rule 7, scheduler.h "Batches").
     IoActivity activity{.busy = [&workers] { workers.hold(); },
-                        .idle = [&workers] { workers.release(); }};
+                        .idle = [&workers] { workers.release(); },
+                        .thread_started = [&workers] { workers.start_batching_here(); },
+                        .handler_done = [&workers] { workers.flush_batch(); },
+                        .thread_ending = [&workers] { workers.stop_batching_here(); }};
     io_ = std::make_unique<IoService>(IoConfig{}, std::move(activity));
     // Release: pairs with the acquire in the trace's thread test.
     io_thread_id_.store(io_->thread_id(), std::memory_order_release);

@@ -67,8 +67,13 @@ void IoService::run_io_thread() noexcept {
   // Best effort: a name only helps debuggers and `top -H`.
   pthread_setname_np(pthread_self(), "weft-io");
   // Returns after finish_shutdown() reset the guard and no handler is left
-  // (shutdown step 4). Handlers do not throw (rule 4).
-  impl_->context.run();
+  // (shutdown step 4). Handlers do not throw (rule 4). One handler at a
+  // time, for rule 7.
+  if (activity_.thread_started) activity_.thread_started();
+  while (impl_->context.run_one() != 0) {
+    if (activity_.handler_done) activity_.handler_done();
+  }
+  if (activity_.thread_ending) activity_.thread_ending();
 }
 
 boost::asio::io_context& IoService::context() noexcept {

@@ -58,6 +58,12 @@
 //   6. Background watches (io/background_watches.h: a signal, a one-off
 //      delay for the runtime's diagnostics) are not operations: they never
 //      settle a promise and are not counted. Shutdown step 2 cancels them.
+//   7. Handler boundaries. The I/O thread calls IoActivity::thread_started()
+//      before its first handler, handler_done() after every handler it
+//      runs, and thread_ending() after its last. The runtime keeps the
+//      tasks one handler wakes and queues them together in handler_done()
+//      (scheduler.h, "Batches"); nothing the I/O thread does between two
+//      handlers may wait for such a task.
 //
 // Shutdown steps (shutdown(), any thread but the I/O thread and the
 // blocking-pool threads; idempotent; the destructor calls it)
@@ -121,6 +127,10 @@ struct IoStats {
 struct IoActivity {
   std::function<void()> busy;
   std::function<void()> idle;
+  // Rule 7; any may be empty. Called on the I/O thread.
+  std::function<void()> thread_started;
+  std::function<void()> handler_done;
+  std::function<void()> thread_ending;
 };
 
 class IoService {

@@ -3,10 +3,14 @@
 // file gives each memory ordering its reason.
 #include "scheduler/scheduler.h"
 
+#include <tbb/task_scheduler_observer.h>
+
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstddef>
 #include <utility>
+#include <vector>
 
 #include "scheduler/trace_recorder.h"
 
@@ -37,8 +41,36 @@ struct Scheduler::WorkerContext {
   }
 };
 
+// SchedulerOptions::on_worker_entry, called by oneTBB on the worker
+// itself each time it joins the arena.
+class Scheduler::WorkerEntryObserver final : public tbb::task_scheduler_observer {
+ public:
+  WorkerEntryObserver(tbb::task_arena& arena, std::function<void()> hook)
+      : tbb::task_scheduler_observer(arena), hook_(std::move(hook)) {
+    observe(true);
+  }
+  ~WorkerEntryObserver() override { observe(false); }
+  WorkerEntryObserver(const WorkerEntryObserver&) = delete;
+  WorkerEntryObserver& operator=(const WorkerEntryObserver&) = delete;
+
+  void on_scheduler_entry(bool is_worker) override {
+    if (is_worker) hook_();
+  }
+
+ private:
+  const std::function<void()> hook_;
+};
+
 namespace {
 thread_local constinit void* tls_context = nullptr;
+
+// An outside thread's batch (Batches in scheduler.h): the tasks it queued
+// for `scheduler` since its last flush. Only its own thread touches it.
+struct OutsideBatch {
+  const Scheduler* scheduler = nullptr;
+  std::vector<Task*> tasks;
+};
+thread_local OutsideBatch tls_batch;
 
 unsigned resolve_workers(unsigned requested) {
   if (requested == 0) requested = std::thread::hardware_concurrency();
@@ -59,6 +91,9 @@ Scheduler::Scheduler(const SchedulerOptions& options)
       arena_slots_(std::max(workers_, 2u)),
       stats_(std::make_unique<StatsSlot[]>(arena_slots_ + 1)) {
   arena_.initialize();
+  if (options.on_worker_entry) {
+    entry_observer_ = std::make_unique<WorkerEntryObserver>(arena_, options.on_worker_entry);
+  }
 }
 
 Scheduler::~Scheduler() {
@@ -67,6 +102,7 @@ Scheduler::~Scheduler() {
   // Rule 3: wait for the closures whose tasks already ended but that have
   // not returned yet. task_group::wait must run inside the arena.
   arena_.execute([this] { group_.wait(); });
+  entry_observer_.reset();
   arena_.terminate();
 }
 
@@ -320,8 +356,51 @@ void Scheduler::submit(Task& task, Route route) {
     group_.run([this, queued, origin] { run_task(*queued, origin); });
     return;
   }
-  if (worker == nullptr) count(kExternalSubmits);
+  if (worker == nullptr) {
+    count(kExternalSubmits);
+    if (tls_batch.scheduler == this) {  // Batches rule 1
+      tls_batch.tasks.push_back(queued);
+      return;
+    }
+  }
   arena_.enqueue(group_.defer([this, queued, origin] { run_task(*queued, origin); }));
+}
+
+void Scheduler::start_batching_here() {
+  assert(this_worker() == nullptr && "a worker queues into its own deque");
+  assert(tls_batch.scheduler == nullptr && "one batch per thread");
+  tls_batch.scheduler = this;
+  tls_batch.tasks.reserve(kBatchChunk * 16);
+}
+
+void Scheduler::flush_batch() {
+  if (tls_batch.scheduler != this) return;
+  std::vector<Task*>& tasks = tls_batch.tasks;
+  for (std::size_t first = 0; first < tasks.size(); first += kBatchChunk) {
+    BatchChunk chunk{};
+    chunk.count = static_cast<unsigned>(std::min<std::size_t>(kBatchChunk, tasks.size() - first));
+    std::copy_n(tasks.begin() + static_cast<std::ptrdiff_t>(first), chunk.count,
+                chunk.tasks.begin());
+    arena_.enqueue(group_.defer([this, chunk] { run_chunk(chunk); }));
+  }
+  tasks.clear();
+}
+
+void Scheduler::stop_batching_here() {
+  if (tls_batch.scheduler != this) return;
+  flush_batch();
+  tls_batch.scheduler = nullptr;
+  tls_batch.tasks = {};
+}
+
+void Scheduler::run_chunk(const BatchChunk& chunk) noexcept {
+  // Batches rule 2. Pushed last first, so that this worker (which pops its
+  // deque's newest end) runs them in the order they were woken.
+  for (unsigned i = chunk.count; i-- > 1;) {
+    Task* task = chunk.tasks[i];
+    group_.run([this, task] { run_task(*task, -1); });
+  }
+  run_task(*chunk.tasks[0], -1);
 }
 
 void Scheduler::task_abandoned() noexcept {

@@ -16,6 +16,9 @@
 //   a worker, every fair_wake_interval-  Behind      task_arena::enqueue: the
 //     th wake; any Yielded task                      arena's shared FIFO stream
 //   any other thread (I/O, host, main)   either      task_arena::enqueue
+//   an outside thread that batches       either      kept until its flush_batch(),
+//     (the I/O thread, see Batches)                  then one task_arena::enqueue
+//                                                    per kBatchChunk tasks
 //
 // Why task_group::run for work made on a worker: fork-join trees stay on
 // the worker that made them and are stolen by idle workers from the cold
@@ -77,6 +80,29 @@
 //      worker together, not one each), and returns to oneTBB, so tasks the
 //      I/O thread enqueued (which oneTBB takes only when the local deque is
 //      empty) are not starved.
+//
+// Batches
+// -------
+// The I/O thread completes many promises in one handler (every timer due
+// at one instant: a hundred thousand sleeps of one length end within a
+// few milliseconds) and each wakes a task. One task_arena::enqueue per
+// wake costs the I/O thread an allocation (oneTBB's, with glibc's malloc
+// for a thread outside the arena), a push on the arena's shared stream
+// and a look for a sleeping worker: measured, nearly half of its time per
+// timer, and the I/O thread then falls behind its timers. So:
+//   1. An outside thread that calls start_batching_here() keeps the tasks
+//      it queues (spawns and wakes; their counts are taken as for any
+//      queueing, before they are kept) in a batch of its own, a
+//      thread_local list, until it calls flush_batch(). It must flush
+//      before it waits or blocks (the I/O thread flushes after every
+//      handler), or the tasks kept would never run.
+//   2. flush_batch() queues the batch in chunks of up to kBatchChunk tasks,
+//      one task_arena::enqueue each. The worker that runs a chunk's entry
+//      puts all but its first task in its own deque (task_group::run,
+//      where idle workers steal them) and runs the first: the tasks of a
+//      chunk still run in parallel.
+//   3. stop_batching_here() flushes and ends the batching; the thread's
+//      later submits are enqueued one by one again.
 //
 // Task counts: counts_ is one 64-bit word,
 //
@@ -159,8 +185,10 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -185,6 +213,11 @@ struct SchedulerOptions {
   // the scheduler, and have a track per arena slot: max(workers, 2)).
   // Null: nothing is recorded, one branch per event.
   TraceRecorder* trace = nullptr;
+  // Called on each worker thread as it joins the pool, before it runs a
+  // task, and again whenever it comes back after leaving it (so it must be
+  // cheap to repeat). Empty: nothing is called. The weft command prepares
+  // the thread's malloc arena there (cli/malloc_arena.h).
+  std::function<void()> on_worker_entry{};
 };
 
 // Totals since construction. Exact once the scheduler is quiescent.
@@ -254,6 +287,12 @@ class Scheduler {
   void hold() noexcept;
   void release() noexcept;
 
+  // Batches (above), for a thread outside the arena. flush_batch() and
+  // stop_batching_here() are no-ops on a thread that does not batch.
+  void start_batching_here();
+  void flush_batch();
+  void stop_batching_here();
+
   // Totals over all workers and outside threads.
   [[nodiscard]] SchedulerStats stats() const noexcept;
   // Counts one event of the client's own kind `which` (< kClientCounters)
@@ -297,10 +336,17 @@ class Scheduler {
     std::atomic<std::uint32_t> wakes_queued{0};
   };
   struct WorkerContext;
+  class WorkerEntryObserver;
   // Locality: tasks that lingered kept for this worker, and runs of local
   // tasks before the worker goes back to oneTBB.
   static constexpr unsigned kLingerSlots = 4;
   static constexpr unsigned kLocalRunLimit = 64;
+  // Batches rule 2: tasks per enqueued entry.
+  static constexpr unsigned kBatchChunk = 16;
+  struct BatchChunk {
+    std::array<Task*, kBatchChunk> tasks;
+    unsigned count;
+  };
 
   static constexpr std::uint64_t kActiveOne = 1;
   static constexpr std::uint64_t kLiveOne = std::uint64_t{1} << 32;
@@ -325,6 +371,8 @@ class Scheduler {
   // A queue entry: `first`, then the local tasks (those `context` carries
   // and those the runs leave), Locality rule 3.
   void run_entry(Task& first, int origin, WorkerContext context) noexcept;
+  // The entry of a flushed chunk (Batches rule 2).
+  void run_chunk(const BatchChunk& chunk) noexcept;
 
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;
@@ -348,6 +396,9 @@ class Scheduler {
   tbb::global_control parallelism_;
   tbb::task_arena arena_;
   tbb::task_group group_;
+  // Calls SchedulerOptions::on_worker_entry; null without one. Made after
+  // the arena is initialized and dropped before it is terminated.
+  std::unique_ptr<WorkerEntryObserver> entry_observer_;
 
   // Written by spawn/wake/run_task on any thread (one RMW per task event);
   // read by the waits and live_tasks()/active_tasks().
