@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <string>
 #include <utility>
 
 #include "cli/command_line.h"
+#include "cli/malloc_arena.h"
 #include "cli/repl.h"
 #include "cli/test_runner.h"
 #include "engine/program.h"
@@ -83,12 +85,15 @@ class RunDiagnostics {
   std::atomic<bool> printed_{false};
 };
 
-RuntimeOptions runtime_options(const CommandLine& line, RunDiagnostics* diagnostics) {
+// `worker_entry`: prepare_malloc()'s hook (cli/malloc_arena.h), maybe empty.
+RuntimeOptions runtime_options(const CommandLine& line, RunDiagnostics* diagnostics,
+                               std::function<void()> worker_entry) {
   RuntimeOptions options;
   options.script_args = line.script_args;
   options.dump_bytecode = line.dump_bytecode;
   options.threads = static_cast<unsigned>(line.threads);
   options.trace = line.command == Command::Run && !line.trace_file.empty();
+  options.on_worker_entry = std::move(worker_entry);
   // (exit code) ends the process at once, even while other tasks still run
   // or wait; the runtime has flushed the script's output already.
   options.on_exit = [diagnostics](int code) {
@@ -100,9 +105,9 @@ RuntimeOptions runtime_options(const CommandLine& line, RunDiagnostics* diagnost
   return options;
 }
 
-int run_script(const CommandLine& line) {
+int run_script(const CommandLine& line, std::function<void()> worker_entry) {
   RunDiagnostics diagnostics(line);
-  Runtime runtime(runtime_options(line, &diagnostics));
+  Runtime runtime(runtime_options(line, &diagnostics, std::move(worker_entry)));
   diagnostics.attach(runtime);
   ProgramResult result;
   try {
@@ -119,20 +124,20 @@ int run_script(const CommandLine& line) {
   return write_trace(runtime, line, result.exit_code);
 }
 
-int start_repl(const CommandLine& line) {
-  Runtime runtime(runtime_options(line, nullptr));
+int start_repl(const CommandLine& line, std::function<void()> worker_entry) {
+  Runtime runtime(runtime_options(line, nullptr, std::move(worker_entry)));
   int status = run_repl(runtime);
   runtime.flush_out();
   return status;
 }
 
-int run(const CommandLine& line) {
+int run(const CommandLine& line, std::function<void()> worker_entry) {
   note_ignored_options(line);
   switch (line.command) {
     case Command::Run:
-      return run_script(line);
+      return run_script(line, std::move(worker_entry));
     case Command::Repl:
-      return start_repl(line);
+      return start_repl(line, std::move(worker_entry));
     case Command::Test:
       return run_tests(TestRunOptions{
           .paths = line.test_paths, .verbose = line.test_verbose, .threads = line.threads});
@@ -144,10 +149,11 @@ int run(const CommandLine& line) {
 }  // namespace weft::cli
 
 int main(int argc, char** argv) {
+  std::function<void()> worker_entry = weft::cli::prepare_malloc();
   weft::cli::ParseOutcome outcome = weft::cli::parse_command_line(argc, argv);
   if (!outcome.command_line) return outcome.exit_code;
   try {
-    int status = weft::cli::run(*outcome.command_line);
+    int status = weft::cli::run(*outcome.command_line, std::move(worker_entry));
     std::fflush(stdout);
     return status;
   } catch (const std::exception& error) {

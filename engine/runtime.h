@@ -48,6 +48,9 @@ struct RuntimeOptions {
   // --trace FILE: record run segments, flows and I/O operations
   // (scheduler/trace_recorder.h); write_trace() writes them.
   bool trace = false;
+  // SchedulerOptions::on_worker_entry: called on each worker thread as it
+  // joins the pool (again when it comes back).
+  std::function<void()> on_worker_entry;
 };
 
 struct StringHash {
