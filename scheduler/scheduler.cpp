@@ -360,6 +360,7 @@ void Scheduler::submit(Task& task, Route route) {
     count(kExternalSubmits);
     if (tls_batch.scheduler == this) {  // Batches rule 1
       tls_batch.tasks.push_back(queued);
+      if (tls_batch.tasks.size() >= kBatchLimit) flush_batch();
       return;
     }
   }
@@ -370,7 +371,7 @@ void Scheduler::start_batching_here() {
   assert(this_worker() == nullptr && "a worker queues into its own deque");
   assert(tls_batch.scheduler == nullptr && "one batch per thread");
   tls_batch.scheduler = this;
-  tls_batch.tasks.reserve(kBatchChunk * 16);
+  tls_batch.tasks.reserve(kBatchLimit);
 }
 
 void Scheduler::flush_batch() {

@@ -93,9 +93,11 @@
 //   1. An outside thread that calls start_batching_here() keeps the tasks
 //      it queues (spawns and wakes; their counts are taken as for any
 //      queueing, before they are kept) in a batch of its own, a
-//      thread_local list, until it calls flush_batch(). It must flush
-//      before it waits or blocks (the I/O thread flushes after every
-//      handler), or the tasks kept would never run.
+//      thread_local list, until it calls flush_batch(), or until the list
+//      holds kBatchLimit tasks (then the submit flushes it: a handler that
+//      wakes tens of thousands does not keep the workers idle until it
+//      ends). It must flush before it waits or blocks (the I/O thread
+//      flushes after every handler), or the tasks kept would never run.
 //   2. flush_batch() queues the batch in chunks of up to kBatchChunk tasks,
 //      one task_arena::enqueue each. The worker that runs a chunk's entry
 //      puts all but its first task in its own deque (task_group::run,
@@ -341,8 +343,10 @@ class Scheduler {
   // tasks before the worker goes back to oneTBB.
   static constexpr unsigned kLingerSlots = 4;
   static constexpr unsigned kLocalRunLimit = 64;
-  // Batches rule 2: tasks per enqueued entry.
+  // Batches rules 1 and 2: tasks per enqueued entry, and the most a batch
+  // keeps before it is flushed.
   static constexpr unsigned kBatchChunk = 16;
+  static constexpr unsigned kBatchLimit = 8 * kBatchChunk;
   struct BatchChunk {
     std::array<Task*, kBatchChunk> tasks;
     unsigned count;

@@ -309,12 +309,11 @@ TEST(Scheduler, AWakeRacingTheDormantReturnIsNeverLost) {
 // An outside thread that batches (the I/O thread does) keeps the tasks it
 // spawns and wakes until it flushes: none runs before (they are in its
 // thread-local list, nowhere a worker can look), each runs exactly once
-// after, across many chunks (1,000 tasks, kBatchChunk 16), and no task
-// runs twice at once. After stop_batching_here() its spawns go out at
-// once again.
+// after, across several chunks (kBatchChunk is 16), and no task runs twice
+// at once. After stop_batching_here() its spawns go out at once again.
 TEST(SchedulerBatches, TasksQueuedByABatchingThreadRunOnceEachAfterTheFlush) {
   Scheduler scheduler(2);
-  constexpr int kTasks = 1000;
+  constexpr int kTasks = 100;  // below kBatchLimit (128)
   std::atomic<int> first_runs{0};
   std::atomic<int> second_runs{0};
   scheduler.start_batching_here();
@@ -352,6 +351,31 @@ TEST(SchedulerBatches, TasksQueuedByABatchingThreadRunOnceEachAfterTheFlush) {
   scheduler.wait_for_all_tasks_ended();
   EXPECT_TRUE(after->is_complete());
   EXPECT_EQ(scheduler.stats().completed, static_cast<std::uint64_t>(kTasks + 1));
+}
+
+// A batch that reaches kBatchLimit (128) tasks goes out by itself, so a
+// handler that wakes thousands does not keep the workers waiting for its
+// end: of 1,000 spawns, the first 896 run without a flush; the flush sends
+// the rest.
+TEST(SchedulerBatches, ABatchAtItsLimitIsQueuedWithoutAFlush) {
+  Scheduler scheduler(2);
+  constexpr int kTasks = 1000;
+  constexpr int kFlushedByThemselves = kTasks / 128 * 128;
+  std::atomic<int> runs{0};
+  scheduler.start_batching_here();
+  for (int i = 0; i < kTasks; ++i) {
+    spawn_fn(scheduler, [&](FnTask&) {
+      runs.fetch_add(1, std::memory_order_relaxed);
+      return RunResult::Completed;
+    });
+  }
+  // The rest are in this thread's list: live cannot fall below them.
+  const std::uint64_t kept = kTasks - kFlushedByThemselves;
+  while (scheduler.live_tasks() > kept) std::this_thread::yield();
+  EXPECT_EQ(runs.load(), kFlushedByThemselves);
+  scheduler.stop_batching_here();
+  scheduler.wait_for_all_tasks_ended();
+  EXPECT_EQ(runs.load(), kTasks);
 }
 
 // ------------------------------------------------------------ fork-join
