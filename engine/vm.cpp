@@ -396,6 +396,13 @@ struct CallSite {
 
 void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count, bool has_keywords,
                     const CallSite& site = {}) {
+  // Exactly the positional arguments, all required, nothing else to bind
+  // (most calls; an actor's handler, a task's block): they are in place.
+  // Registers never hold Missing once a prologue ran, so none is checked.
+  if (!has_keywords && count == proto.num_required && count == proto.num_positional &&
+      !proto.has_rest && proto.keyword_params.empty()) {
+    return;
+  }
   Value* args = f.stack.data() + base;
   Value keywords;
   if (has_keywords) {
@@ -547,12 +554,7 @@ void Vm::enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_key
     }
     Closure* closure = callable.as<Closure>();
     const Proto& proto = *closure->proto();
-    // Exactly the positional arguments, all required, nothing else to
-    // bind (an actor's handler, a task's block): they are in place.
-    const bool in_place = !has_keywords && count == proto.num_required &&
-                          count == proto.num_positional && !proto.has_rest &&
-                          proto.keyword_params.empty();
-    if (!in_place) bind_arguments(fiber, proto, 1, count, has_keywords);
+    bind_arguments(fiber, proto, 1, count, has_keywords);
     fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
   } catch (const ScriptError& e) {
     fiber.exception = make_exception(e.cls, e.message);

@@ -135,14 +135,17 @@ void CodeGen::assignment(const Node& node, const Node& target, const std::string
   // container that is a local variable is used from its own register
   // unless the value may assign that variable (expr_any).
   const Node& root = *target.children[0];
-  const Local* root_local = target.children.size() == 2 && root.kind == NodeKind::Symbol &&
-                                    resolve(root.text).kind == NameKind::Local
-                                ? borrowable_local(root.text, /*others_follow=*/true)
-                                : nullptr;
-  const uint16_t obj = root_local != nullptr ? root_local->reg : alloc_reg(target);
-  if (root_local == nullptr && target.children.size() == 2) {
+  const bool root_only = target.children.size() == 2;
+  const Local* root_local =
+      root_only ? borrowable_local(root.text, /*others_follow=*/true) : nullptr;
+  uint16_t obj;
+  if (root_local != nullptr) {
+    obj = root_local->reg;
+  } else if (root_only) {
+    obj = alloc_reg(target);
     symbol(root, obj);
-  } else if (root_local == nullptr) {
+  } else {
+    obj = alloc_reg(target);
     // Borrow the segments without copying the tree: build a shallow path.
     Node shallow;
     shallow.kind = NodeKind::Path;

@@ -123,9 +123,7 @@ void CodeGen::path(const Node& node, uint16_t dest) {
   // is evaluated between, so nothing can assign it); a method needs the
   // receiver in `current`.
   uint16_t source = current;
-  const Local* root_local = root.kind == NodeKind::Symbol && r.kind == NameKind::Local
-                                ? borrowable_local(root.text, /*others_follow=*/false)
-                                : nullptr;
+  const Local* root_local = borrowable_local(root.text, /*others_follow=*/false);
   if (root_local != nullptr && node.children[1]->kind != NodeKind::Symbol) {
     source = root_local->reg;
   } else {

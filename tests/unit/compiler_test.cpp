@@ -269,6 +269,16 @@ void collect_opcodes(const Proto& p, std::set<Opcode>& out) {
   }
 }
 
+// The last function prototype among `p`'s constants (the function a test
+// program defines), or null.
+const Proto* nested_proto(const Proto& p) {
+  const Proto* found = nullptr;
+  for (const Value& k : p.constants) {
+    if (k.is(ObjType::Proto)) found = k.as<Proto>();
+  }
+  return found;
+}
+
 size_t total_instructions(const Proto& p) {
   size_t n = p.code.size();
   for (const Value& k : p.constants) {
@@ -431,18 +441,12 @@ TEST(CompilerForms, CapturedAndAssignedVariablesLiveInCellsAndOthersDoNot) {
   // into the closure.
   Unit u("(fn f [a b] (var c 1) (var d 2) (var e 3) (a = 5) (fn [] (c = 2) (a + c + e)))");
   ASSERT_FALSE(u.error) << describe(*u.error);
-  const Proto* f = nullptr;
-  for (const Value& k : u.main->constants) {
-    if (k.is(ObjType::Proto)) f = k.as<Proto>();
-  }
+  const Proto* f = nested_proto(*u.main);
   ASSERT_NE(f, nullptr);
   size_t cells = 0;
   for (const Instr& ins : f->code) cells += ins.op == Opcode::NEWCELL;
   EXPECT_EQ(cells, 2u) << disassemble(*f);
-  const Proto* inner = nullptr;
-  for (const Value& k : f->constants) {
-    if (k.is(ObjType::Proto)) inner = k.as<Proto>();
-  }
+  const Proto* inner = nested_proto(*f);
   ASSERT_NE(inner, nullptr);
   std::set<Opcode> ops;
   collect_opcodes(*inner, ops);
@@ -458,10 +462,7 @@ TEST(CompilerForms, PathsOnALocalReadItsOwnRegisterWithoutACopy) {
   // (tests/lang/assignment/operand_assigned_later.weft runs that case).
   Unit u("(fn f [state m] (state/1 += m) (state/0 == state/1))");
   ASSERT_FALSE(u.error) << describe(*u.error);
-  const Proto* f = nullptr;
-  for (const Value& k : u.main->constants) {
-    if (k.is(ObjType::Proto)) f = k.as<Proto>();
-  }
+  const Proto* f = nested_proto(*u.main);
   ASSERT_NE(f, nullptr);
   const uint16_t state = 0;  // the first parameter's register
   size_t copies = 0;
@@ -508,10 +509,7 @@ TEST(CompilerRegisters, ThreeHundredLocals) {
   std::string program = "(fn f []\n" + body + sum + "sum)\n(println (f))";
   ASSERT_TRUE(CompilesClean(program));
   Unit u(program);
-  const Proto* f = nullptr;
-  for (const Value& k : u.main->constants) {
-    if (k.is(ObjType::Proto)) f = k.as<Proto>();
-  }
+  const Proto* f = nested_proto(*u.main);
   ASSERT_NE(f, nullptr);
   EXPECT_GE(f->num_registers, 300);
   EXPECT_LT(f->num_registers, 320);
