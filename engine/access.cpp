@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "engine/arithmetic.h"
 #include "engine/array.h"
 #include "engine/exception.h"
 #include "engine/format.h"
@@ -84,6 +85,20 @@ void set_path(const Value& container, const Value& key, Value value) {
     return;
   }
   throw_error(ExcClass::TypeException, "cannot assign into " + type_name(container));
+}
+
+Value update_path(const Value& container, const Value& key, Opcode op, const Value& operand) {
+  auto combine = [op, &operand](const Value& item) { return arithmetic(op, item, operand); };
+  if (container.is(ObjType::Array) && key.is_int()) {
+    return container.as<Array>()->update(key.as_int(), combine);
+  }
+  if (container.is(ObjType::Map)) {
+    Value k = key.is(ObjType::String) ? key : make_string(key_as_text(key));
+    return container.as<Map>()->update(std::move(k), combine);
+  }
+  Value next = combine(get_path(container, key));
+  set_path(container, key, next);
+  return next;
 }
 
 }  // namespace weft

@@ -2,6 +2,7 @@
 // by the interpreter's GETFIELD/SETFIELD family and the stdlib.
 #pragma once
 
+#include "engine/instruction.h"
 #include "engine/value.h"
 
 namespace weft {
@@ -13,5 +14,12 @@ Value get_path(const Value& container, const Value& key);
 // Array index (negative from the end; out of range throws) or map key
 // (added when new). Throws TypeException for anything else.
 void set_path(const Value& container, const Value& key, Value value);
+
+// `(container/key op= operand)`, `op` one of ADD .. MOD: gives and stores
+// arithmetic(op, get_path(container, key), operand), with the same errors.
+// On an Array or a Map it is one step (array.h rule 6): no other task's
+// write to the item falls between the read and the write, so counters
+// updated from many tasks at once lose no update.
+Value update_path(const Value& container, const Value& key, Opcode op, const Value& operand);
 
 }  // namespace weft

@@ -17,6 +17,16 @@ int64_t resolve_index(int64_t index, size_t size) {
 
 }  // namespace
 
+int64_t Array::position(int64_t index) const {
+  return resolve_index(index, items_.size());
+}
+
+void Array::throw_out_of_range(int64_t index) const {
+  throw_error(ExcClass::RuntimeException, "index " + std::to_string(index) +
+                                              " out of range for Array of size " +
+                                              std::to_string(items_.size()));
+}
+
 void Array::check_mutable() const {
   if (is_frozen()) throw_error(ExcClass::RuntimeException, "cannot modify a frozen Array");
 }
@@ -56,12 +66,8 @@ void Array::set(int64_t index, Value value) {
   {
     std::lock_guard guard(lock_);
     check_mutable();
-    int64_t at = resolve_index(index, items_.size());
-    if (at < 0) {
-      throw_error(ExcClass::RuntimeException, "index " + std::to_string(index) +
-                                                  " out of range for Array of size " +
-                                                  std::to_string(items_.size()));
-    }
+    int64_t at = position(index);
+    if (at < 0) throw_out_of_range(index);
     old = std::move(items_[at]);
     items_[at] = std::move(value);
   }

@@ -15,6 +15,12 @@
 //      snapshot) take no lock. Many tasks reading one frozen array (a
 //      table every actor consults) then share its cache line instead of
 //      fighting for the lock's.
+//   6. A compound assignment `(a/i op= x)` is one step (update()): no other
+//      write to the item falls between its read and its write. A number
+//      item is combined under the lock (arithmetic on numbers runs no
+//      script code, takes no lock and releases nothing: rule 2 holds);
+//      any other item is combined outside the lock and written only if
+//      the item is still the one read (the same bits), else read again.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +57,13 @@ class Array final : public Obj {
   // Rule 5.
   void freeze();
 
+  // Rule 6: the item at `index` (negative from the end) becomes
+  // combine(item) and is given back; `combine` must be pure (no script
+  // code, no lock). An index out of range reads as nil, like get(), and
+  // throws as set() does if combine gives a value for it.
+  template <class Combine>
+  Value update(int64_t index, const Combine& combine);
+
   // For the VM's iteration: the item at `index` if it exists.
   bool try_get(size_t index, Value& out) const;
 
@@ -58,6 +71,9 @@ class Array final : public Obj {
 
  private:
   void check_mutable() const;
+  // The position of a script index (negative from the end), or -1.
+  [[nodiscard]] int64_t position(int64_t index) const;
+  [[noreturn]] void throw_out_of_range(int64_t index) const;
   // Holds the lock, unless the array is frozen (rule 5).
   std::unique_lock<SpinLock> read_guard() const;
 
@@ -66,5 +82,34 @@ class Array final : public Obj {
 };
 
 Value make_array(std::vector<Value> items = {});
+
+template <class Combine>
+Value Array::update(int64_t index, const Combine& combine) {
+  {
+    std::lock_guard guard(lock_);
+    const int64_t at = position(index);
+    if (at >= 0 && items_[at].is_number()) {
+      Value next = combine(items_[at]);
+      check_mutable();
+      items_[at] = next;  // the old item is a number: nothing released
+      return next;
+    }
+  }
+  for (;;) {
+    Value item = get(index);
+    Value next = combine(item);
+    Value old;  // released after the unlock (rule 2)
+    {
+      std::lock_guard guard(lock_);
+      check_mutable();
+      const int64_t at = position(index);
+      if (at < 0) throw_out_of_range(index);
+      if (!items_[at].identical_to(item)) continue;
+      old = std::move(items_[at]);
+      items_[at] = next;
+    }
+    return next;
+  }
+}
 
 }  // namespace weft

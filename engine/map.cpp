@@ -12,6 +12,16 @@ std::string_view key_text(const Value& key) { return key.as<String>()->view(); }
 
 }  // namespace
 
+Map::Entry* Map::entry_of(std::string_view key) {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+void Map::append(Value key, Value value) {
+  entries_.push_back(Entry{std::move(key), std::move(value)});
+  index_.emplace(key_text(entries_.back().key), static_cast<uint32_t>(entries_.size() - 1));
+}
+
 void Map::check_mutable() const {
   if (is_frozen()) throw_error(ExcClass::RuntimeException, "cannot modify a frozen Map");
 }
@@ -45,13 +55,11 @@ void Map::set(Value key, Value value) {
   {
     std::lock_guard guard(lock_);
     check_mutable();
-    auto it = index_.find(key_text(key));
-    if (it != index_.end()) {
-      old = std::move(entries_[it->second].value);
-      entries_[it->second].value = std::move(value);
+    if (Entry* entry = entry_of(key_text(key)); entry != nullptr) {
+      old = std::move(entry->value);
+      entry->value = std::move(value);
     } else {
-      entries_.push_back(Entry{std::move(key), std::move(value)});
-      index_.emplace(key_text(entries_.back().key), static_cast<uint32_t>(entries_.size() - 1));
+      append(std::move(key), std::move(value));
     }
   }
 }

@@ -7,7 +7,10 @@
 //
 // Protocol: the same as Array's (array.h): every field is touched only
 // under `lock_`; no script code, no second lock and no possibly-final
-// release happens while it is held; compound work runs on a snapshot.
+// release happens while it is held; compound work runs on a snapshot. A
+// compound assignment through a key is one step, as Array's (array.h rule
+// 6): update() combines a number under the lock, anything else outside it
+// and writes only if the value is still the one read.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +37,11 @@ class Map final : public Obj {
   // `key` must be a String.
   void set(Value key, Value value);
   void set(std::string_view key, Value value) { set(make_string(key), std::move(value)); }
+  // The value at `key` (a String; nil when missing) becomes
+  // combine(value), added at the end when missing, and is given back;
+  // `combine` must be pure (no script code, no lock).
+  template <class Combine>
+  Value update(Value key, const Combine& combine);
   // False when `key` is missing; otherwise the value is moved into
   // `removed` when given.
   bool erase(std::string_view key, Value* removed = nullptr);
@@ -55,6 +63,9 @@ class Map final : public Obj {
   };
   void check_mutable() const;
   void compact();
+  // The entry of `key`, or nullptr.
+  Entry* entry_of(std::string_view key);
+  void append(Value key, Value value);
 
   mutable SpinLock lock_;
   std::vector<Entry> entries_;
@@ -63,5 +74,39 @@ class Map final : public Obj {
 };
 
 Value make_map();
+
+template <class Combine>
+Value Map::update(Value key, const Combine& combine) {
+  const std::string_view text = key.as<String>()->view();
+  {
+    std::lock_guard guard(lock_);
+    Entry* entry = entry_of(text);
+    if (entry != nullptr && entry->value.is_number()) {
+      Value next = combine(entry->value);
+      check_mutable();
+      entry->value = next;  // the old value is a number: nothing released
+      return next;
+    }
+  }
+  for (;;) {
+    Value value = get(text);
+    Value next = combine(value);
+    Value old;  // released after the unlock
+    {
+      std::lock_guard guard(lock_);
+      check_mutable();
+      Entry* entry = entry_of(text);
+      // A missing key was read as nil.
+      if (entry != nullptr ? !entry->value.identical_to(value) : !value.is_nil()) continue;
+      if (entry != nullptr) {
+        old = std::move(entry->value);
+        entry->value = next;
+      } else {
+        append(std::move(key), next);
+      }
+    }
+    return next;
+  }
+}
 
 }  // namespace weft

@@ -175,8 +175,6 @@ RunResult ScriptTask::run(std::uint32_t budget) {
 
 namespace {
 
-// Messages an activation handles before it yields its worker (fairness).
-constexpr unsigned kActivationBatch = 64;
 // A dormant activation keeps a register stack this small for its next
 // message, and frees a larger one.
 constexpr std::size_t kDormantStackSlots = 32;
@@ -202,9 +200,12 @@ RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
       actor_context_.as<ActorContext>()->attach_actor(std::move(actor));
     }
   }
-  for (unsigned handled = 0;;) {
+  // One budget for the run's handlers (rule 7): a handler's loops and
+  // calls spend it as a task's do, and each message costs one more unit.
+  auto left = static_cast<int64_t>(budget);
+  for (;;) {
     if (handling_) {
-      switch (vm.run(fiber_, budget, this)) {
+      switch (vm.run(fiber_, left, this)) {
         case RunStatus::Yielded:
           return RunResult::Yielded;
         case RunStatus::Suspended:
@@ -224,7 +225,8 @@ RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
           end_handler(true);
           break;
       }
-      if (++handled == kActivationBatch) return RunResult::Yielded;
+      left = vm.budget_left() - 1;
+      if (left <= 0) return RunResult::Yielded;
     }
     switch (actor_->next(/*may_idle=*/lingered_ || !worth_lingering())) {
       case Actor::Next::Message:

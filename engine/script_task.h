@@ -36,7 +36,13 @@
 //      the future (which breaks the task <-> future reference cycle).
 //   7. An actor's activation task (make_activation) has no future; it
 //      calls its actor's handler message after message in the same fiber
-//      (engine/actor.h rule 6), and yields after a batch of messages.
+//      (engine/actor.h rule 6). Its handlers share the run's budget, as
+//      Erlang's processes share their reductions: each handler spends it
+//      like any task (loops, calls) and each message costs one unit more;
+//      the run yields when it is spent, so an actor takes about the share
+//      of its worker that a task does, however its work is cut into
+//      messages, and drains its mailbox about as fast as a sending task's
+//      loop fills it.
 //      a. The run that begins an activation finds `activated_` set (and
 //         clears it): it adopts the reference to the actor that its
 //         activator took, and puts it in the task's ctx.

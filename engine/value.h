@@ -131,6 +131,12 @@ class Value {
     std::swap(int_, other.int_);
   }
 
+  // The same value bit for bit: the same object, or an equal non-object
+  // (a compare-and-swap's "still the one read", array.h rule 6).
+  [[nodiscard]] bool identical_to(const Value& other) const {
+    return tag_ == other.tag_ && int_ == other.int_;
+  }
+
   // The payload's bits, for SharedSlot's lock-free reads.
   uint64_t raw_payload() const { return static_cast<uint64_t>(int_); }
   // A value from raw bits without retaining: only for non-objects and

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "engine/access.h"
+#include "engine/arithmetic.h"
 #include "engine/array.h"
 #include "engine/channel.h"
 #include "engine/debug.h"
@@ -52,101 +53,6 @@ std::string plural(int64_t n, const char* word) {
   }
   throw_error(ExcClass::ArgumentException,
               name + " expects " + expected + ", got " + std::to_string(got));
-}
-
-[[noreturn]] void overflow() {
-  throw_error(ExcClass::RuntimeException, "integer overflow");
-}
-[[noreturn]] void division_by_zero() {
-  throw_error(ExcClass::RuntimeException, "division by zero");
-}
-
-const char* verb_for(Opcode op) {
-  switch (op) {
-    case Opcode::ADD:
-      return "add";
-    case Opcode::SUB:
-      return "subtract";
-    case Opcode::MUL:
-      return "multiply";
-    case Opcode::DIV:
-      return "divide";
-    default:
-      return "take modulo of";
-  }
-}
-
-int64_t floored_mod(int64_t a, int64_t b) {
-  if (b == -1) return 0;  // INT64_MIN % -1 traps in C++
-  int64_t r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0))) r += b;
-  return r;
-}
-
-double floored_fmod(double a, double b) {
-  double r = std::fmod(a, b);
-  if (r != 0 && ((r < 0) != (b < 0))) r += b;
-  return r;
-}
-
-// Everything but Int op Int: mixed numbers, strings, arrays, errors.
-Value arith_slow(Opcode op, const Value& a, const Value& b) {
-  if (a.is_number() && b.is_number()) {
-    if (a.is_int() && b.is_int()) {
-      int64_t x = a.as_int();
-      int64_t y = b.as_int();
-      int64_t r = 0;
-      switch (op) {
-        case Opcode::ADD:
-          if (__builtin_add_overflow(x, y, &r)) overflow();
-          return Value::integer(r);
-        case Opcode::SUB:
-          if (__builtin_sub_overflow(x, y, &r)) overflow();
-          return Value::integer(r);
-        case Opcode::MUL:
-          if (__builtin_mul_overflow(x, y, &r)) overflow();
-          return Value::integer(r);
-        case Opcode::DIV:
-          if (y == 0) division_by_zero();
-          return Value::floating(static_cast<double>(x) / static_cast<double>(y));
-        default:
-          if (y == 0) division_by_zero();
-          return Value::integer(floored_mod(x, y));
-      }
-    }
-    double x = a.as_number();
-    double y = b.as_number();
-    switch (op) {
-      case Opcode::ADD:
-        return Value::floating(x + y);
-      case Opcode::SUB:
-        return Value::floating(x - y);
-      case Opcode::MUL:
-        return Value::floating(x * y);
-      case Opcode::DIV:
-        if (y == 0) division_by_zero();
-        return Value::floating(x / y);
-      default:
-        if (y == 0) division_by_zero();
-        return Value::floating(floored_fmod(x, y));
-    }
-  }
-  if (op == Opcode::ADD) {
-    if (a.is(ObjType::String) && b.is(ObjType::String)) {
-      std::string joined = a.as<String>()->str();
-      joined += b.as<String>()->view();
-      return make_string(std::move(joined));
-    }
-    if (a.is(ObjType::Array) && b.is(ObjType::Array)) {
-      std::vector<Value> items = a.as<Array>()->snapshot();
-      std::vector<Value> more = b.as<Array>()->snapshot();
-      items.insert(items.end(), std::make_move_iterator(more.begin()),
-                   std::make_move_iterator(more.end()));
-      return make_array(std::move(items));
-    }
-  }
-  throw_error(ExcClass::TypeException,
-              std::string("cannot ") + verb_for(op) + " " + type_name(a) + " and " + type_name(b));
 }
 
 // Int against Float compares exactly (not through a double, which would
@@ -571,6 +477,7 @@ RunStatus Vm::run_to_end(Fiber& fiber) {
 }
 
 RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
+  budget_left_ = budget;
   if (f.frames.empty()) return f.exception.is_nil() ? RunStatus::Completed : RunStatus::Failed;
   // Entering again after a yield or a wake is a preemption or await point:
   // a cancellation requested meanwhile is raised here, once.
@@ -730,12 +637,12 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           const Value& c = RKC();
           int64_t r;
           if (b.is_int() && c.is_int()) {
-            if (__builtin_add_overflow(b.as_int(), c.as_int(), &r)) overflow();
+            if (__builtin_add_overflow(b.as_int(), c.as_int(), &r)) throw_integer_overflow();
             R[ins.a] = Value::integer(r);
           } else if (b.is_float() && c.is_float()) {
             R[ins.a] = Value::floating(b.as_float() + c.as_float());
           } else {
-            R[ins.a] = arith_slow(Opcode::ADD, b, c);
+            R[ins.a] = arithmetic(Opcode::ADD, b, c);
           }
           NEXT;
         }
@@ -744,10 +651,10 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           const Value& c = RKC();
           int64_t r;
           if (b.is_int() && c.is_int()) {
-            if (__builtin_sub_overflow(b.as_int(), c.as_int(), &r)) overflow();
+            if (__builtin_sub_overflow(b.as_int(), c.as_int(), &r)) throw_integer_overflow();
             R[ins.a] = Value::integer(r);
           } else {
-            R[ins.a] = arith_slow(Opcode::SUB, b, c);
+            R[ins.a] = arithmetic(Opcode::SUB, b, c);
           }
           NEXT;
         }
@@ -756,15 +663,15 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           const Value& c = RKC();
           int64_t r;
           if (b.is_int() && c.is_int()) {
-            if (__builtin_mul_overflow(b.as_int(), c.as_int(), &r)) overflow();
+            if (__builtin_mul_overflow(b.as_int(), c.as_int(), &r)) throw_integer_overflow();
             R[ins.a] = Value::integer(r);
           } else {
-            R[ins.a] = arith_slow(Opcode::MUL, b, c);
+            R[ins.a] = arithmetic(Opcode::MUL, b, c);
           }
           NEXT;
         }
         CASE(DIV) {
-          R[ins.a] = arith_slow(Opcode::DIV, RKB(), RKC());
+          R[ins.a] = arithmetic(Opcode::DIV, RKB(), RKC());
           NEXT;
         }
         CASE(MOD) {
@@ -773,7 +680,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           if (b.is_int() && c.is_int() && c.as_int() > 0) {
             R[ins.a] = Value::integer(floored_mod(b.as_int(), c.as_int()));
           } else {
-            R[ins.a] = arith_slow(Opcode::MOD, b, c);
+            R[ins.a] = arithmetic(Opcode::MOD, b, c);
           }
           NEXT;
         }
@@ -781,19 +688,20 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           const Value& b = R[ins.b];
           int64_t r;
           if (b.is_int()) {
-            if (__builtin_add_overflow(b.as_int(), static_cast<int64_t>(ins.sc()), &r)) overflow();
+            if (__builtin_add_overflow(b.as_int(), static_cast<int64_t>(ins.sc()), &r))
+              throw_integer_overflow();
             R[ins.a] = Value::integer(r);
           } else {
             R[ins.a] = (ins.flags & kFlagSubtracted)
-                           ? arith_slow(Opcode::SUB, b, Value::integer(-ins.sc()))
-                           : arith_slow(Opcode::ADD, b, Value::integer(ins.sc()));
+                           ? arithmetic(Opcode::SUB, b, Value::integer(-ins.sc()))
+                           : arithmetic(Opcode::ADD, b, Value::integer(ins.sc()));
           }
           NEXT;
         }
         CASE(NEG) {
           const Value& b = R[ins.b];
           if (b.is_int()) {
-            if (b.as_int() == INT64_MIN) overflow();
+            if (b.as_int() == INT64_MIN) throw_integer_overflow();
             R[ins.a] = Value::integer(-b.as_int());
           } else if (b.is_float()) {
             R[ins.a] = Value::floating(-b.as_float());
@@ -913,6 +821,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           f.frames.pop_back();
           if (f.frames.empty()) {
             f.result = std::move(result);
+            budget_left_ = budget;
             return RunStatus::Completed;
           }
           f.stack[base - 1] = std::move(result);
@@ -945,6 +854,10 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         CASE(SETINDEX) {
           set_path(R[ins.a], R[ins.b], R[ins.c]);
+          NEXT;
+        }
+        CASE(UPDATEFIELD) {
+          R[ins.a] = update_path(R[ins.b], K[ins.c], static_cast<Opcode>(ins.flags), R[ins.a]);
           NEXT;
         }
         CASE(RANGE) {
@@ -1221,6 +1134,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   }
   catch (ScriptError& e) {
     frame->pc = pc;
+    budget_left_ = budget;
     if (!deliver(f, make_exception(e.cls, e.message))) return RunStatus::Failed;
     // A throw counts against the budget like a call: a program that only
     // throws and catches (a finally that recurses after a stack overflow)
@@ -1229,17 +1143,20 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   }
   catch (ScriptThrow& t) {
     frame->pc = pc;
+    budget_left_ = budget;
     if (!deliver(f, std::move(t.exception))) return RunStatus::Failed;
     if (--budget <= 0) return RunStatus::Yielded;
   }
   catch (const std::bad_alloc&) {
     frame->pc = pc;
+    budget_left_ = budget;
     if (!deliver(f, make_exception(ExcClass::RuntimeException, "out of memory"))) {
       return RunStatus::Failed;
     }
   }
   catch (const std::length_error&) {
     frame->pc = pc;
+    budget_left_ = budget;
     if (!deliver(f, make_exception(ExcClass::RuntimeException, "allocation too large"))) {
       return RunStatus::Failed;
     }

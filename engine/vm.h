@@ -43,6 +43,9 @@ class Vm {
   // backward jumps and calls have happened, or until it awaits a pending
   // future (only when `task` runs it: the task is then its waiter).
   [[nodiscard]] RunStatus run(Fiber& fiber, int64_t budget, ScriptTask* task = nullptr);
+  // After run() gave Completed or Failed: what was left of its budget, so
+  // that an actor's activation runs handler after handler on one budget.
+  [[nodiscard]] int64_t budget_left() const { return budget_left_; }
 
   // Convenience for single-threaded callers: runs to the end.
   [[nodiscard]] RunStatus run_to_end(Fiber& fiber);
@@ -53,6 +56,7 @@ class Vm {
   void enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_keywords);
 
   Runtime& runtime_;
+  int64_t budget_left_ = 0;
 };
 
 }  // namespace weft

@@ -165,16 +165,16 @@ void CodeGen::assignment(const Node& node, const Node& target, const std::string
   uint32_t k = key.kind == NodeKind::Int ? int_constant(key.int_value) : string_constant(key.text);
   if (k > 0xFFFF) fail(key, "too many constants in one function");
   uint16_t val = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(value);
+  expr(value, val);
   if (op == "=") {
-    expr(value, val);
+    emit(key, Opcode::SETFIELD, obj, static_cast<uint16_t>(k), val);
   } else {
-    emit(key, Opcode::GETFIELD, val, obj, static_cast<uint16_t>(k));
-    Operand r = operand(value);
-    const std::string t = op.substr(0, 1);
-    Opcode code = arith_opcode(t);
-    emit(*node.children[1], code, val, val, r.index, r.is_constant ? kFlagKC : 0);
+    // The value first, then the item's read, combination and write in
+    // one step (engine/access.h, update_path).
+    const Opcode code = arith_opcode(op.substr(0, 1));
+    emit(*node.children[1], Opcode::UPDATEFIELD, val, obj, static_cast<uint16_t>(k),
+         static_cast<uint8_t>(code));
   }
-  emit(key, Opcode::SETFIELD, obj, static_cast<uint16_t>(k), val);
   if (val != dest) emit(node, Opcode::MOVE, dest, val);
   free_to(mark);
 }

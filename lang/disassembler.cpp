@@ -56,7 +56,11 @@ void disassemble_into(std::string& out, const Proto& proto) {
         break;
     }
     out += line;
-    if (ins.flags != 0) out += "  flags=" + std::to_string(ins.flags);
+    if (ins.op == Opcode::UPDATEFIELD) {
+      out += std::string("  ; ") + opcode_name(static_cast<Opcode>(ins.flags));
+    } else if (ins.flags != 0) {
+      out += "  flags=" + std::to_string(ins.flags);
+    }
     if ((ins.op == Opcode::LOADK || ins.op == Opcode::CLOSURE) &&
         ins.bx() < proto.constants.size()) {
       out += "  ; " + constant_text(proto.constants[ins.bx()]);

@@ -456,10 +456,11 @@ TEST(CompilerForms, CapturedAndAssignedVariablesLiveInCellsAndOthersDoNot) {
 }
 
 TEST(CompilerForms, PathsOnALocalReadItsOwnRegisterWithoutACopy) {
-  // state/0 reads and (state/1 += m) updates through the parameter's own
-  // register: no MOVE (a copy counts a reference to the array, twice per
-  // statement). A variable that the value assigns is copied first
-  // (tests/lang/assignment/operand_assigned_later.weft runs that case).
+  // state/0 reads and (state/1 += m) updates (one UPDATEFIELD) through
+  // the parameter's own register: no MOVE (a copy counts a reference to
+  // the array, twice per statement). A variable that the value assigns is
+  // copied first (tests/lang/assignment/operand_assigned_later.weft runs
+  // that case).
   Unit u("(fn f [state m] (state/1 += m) (state/0 == state/1))");
   ASSERT_FALSE(u.error) << describe(*u.error);
   const Proto* f = nested_proto(*u.main);
@@ -467,12 +468,36 @@ TEST(CompilerForms, PathsOnALocalReadItsOwnRegisterWithoutACopy) {
   const uint16_t state = 0;  // the first parameter's register
   size_t copies = 0;
   size_t reads = 0;
+  size_t updates = 0;
   for (const Instr& ins : f->code) {
     copies += ins.op == Opcode::MOVE && ins.b == state;
     reads += ins.op == Opcode::GETFIELD && ins.b == state;
+    updates += ins.op == Opcode::UPDATEFIELD && ins.b == state;
   }
   EXPECT_EQ(copies, 0u) << disassemble(*f);
-  EXPECT_EQ(reads, 3u) << disassemble(*f);
+  EXPECT_EQ(reads, 2u) << disassemble(*f);
+  EXPECT_EQ(updates, 1u) << disassemble(*f);
+}
+
+TEST(CompilerForms, ACompoundAssignmentThroughAPathIsOneStep) {
+  // The value first, then one UPDATEFIELD that reads, combines and writes
+  // the item under the container's lock (engine/access.h update_path):
+  // no GETFIELD, arithmetic and SETFIELD that another task could fall
+  // between.
+  Unit u("(fn f [counts n] (counts/hits -= (n * 2)))");
+  ASSERT_FALSE(u.error) << describe(*u.error);
+  const Proto* f = nested_proto(*u.main);
+  ASSERT_NE(f, nullptr);
+  size_t updates = 0;
+  for (const Instr& ins : f->code) {
+    EXPECT_NE(ins.op, Opcode::GETFIELD) << disassemble(*f);
+    EXPECT_NE(ins.op, Opcode::SETFIELD) << disassemble(*f);
+    if (ins.op == Opcode::UPDATEFIELD) {
+      ++updates;
+      EXPECT_EQ(static_cast<Opcode>(ins.flags), Opcode::SUB) << disassemble(*f);
+    }
+  }
+  EXPECT_EQ(updates, 1u) << disassemble(*f);
 }
 
 TEST(CompilerForms, AVariableCapturedByValueKeepsItsValuePerClosure) {

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/access.h"
 #include "engine/array.h"
 #include "engine/exception.h"
 #include "engine/format.h"
@@ -496,6 +497,54 @@ TEST(FrozenArray, ReadersThatSeeItFrozenSeeEveryWriteBeforeTheFreeze) {
     EXPECT_EQ(checked.load(), kReaders);
     EXPECT_THROW(items.push(Value::integer(0)), ScriptError);
   }
+}
+
+// array.h rule 6: threads adding into one array item and one map entry at
+// once lose no update, on the number path (under the lock) and on the
+// other (combined outside it, written if unchanged, else again).
+TEST(CompoundUpdate, ConcurrentUpdatesOfOneItemLoseNone) {
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 2000;
+  Value array = make_array({Value::integer(0), make_string("")});
+  Value map = make_map();
+  map.as<Map>()->set("n", Value::integer(0));
+  map.as<Map>()->set("s", make_string(""));
+  const Value zero = Value::integer(0);
+  const Value one = Value::integer(1);
+  const Value n = make_string("n");
+  const Value s = make_string("s");
+  const Value dot = make_string(".");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRounds; ++i) {
+        (void)update_path(array, zero, Opcode::ADD, one);
+        (void)update_path(array, one, Opcode::ADD, dot);
+        (void)update_path(map, n, Opcode::SUB, one);
+        (void)update_path(map, s, Opcode::ADD, dot);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(array.as<Array>()->get(0).as_int(), kThreads * kRounds);
+  EXPECT_EQ(array.as<Array>()->get(1).as<String>()->length(), size_t{kThreads * kRounds});
+  EXPECT_EQ(map.as<Map>()->get("n").as_int(), -kThreads * kRounds);
+  EXPECT_EQ(map.as<Map>()->get("s").as<String>()->length(), size_t{kThreads * kRounds});
+}
+
+TEST(CompoundUpdate, ErrorsAreThoseOfTheOperator) {
+  Value array = make_array({Value::integer(1), Value()});
+  EXPECT_THROW((void)update_path(array, Value::integer(1), Opcode::ADD, Value::integer(1)),
+               ScriptError);  // nil + 1
+  EXPECT_THROW((void)update_path(array, Value::integer(5), Opcode::ADD, Value::integer(1)),
+               ScriptError);  // out of range reads nil
+  EXPECT_THROW((void)update_path(array, Value::integer(0), Opcode::MOD, Value::integer(0)),
+               ScriptError);  // division by zero
+  EXPECT_EQ(update_path(array, Value::integer(-2), Opcode::MUL, Value::integer(7)).as_int(), 7);
+  array.as<Array>()->freeze();
+  EXPECT_THROW((void)update_path(array, Value::integer(0), Opcode::ADD, Value::integer(1)),
+               ScriptError);
+  EXPECT_EQ(array.as<Array>()->get(0).as_int(), 7);
 }
 
 }  // namespace
