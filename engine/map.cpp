@@ -12,14 +12,40 @@ std::string_view key_text(const Value& key) { return key.as<String>()->view(); }
 
 }  // namespace
 
-Map::Entry* Map::entry_of(std::string_view key) {
+int64_t Map::position_of(std::string_view key) const {
+  if (index_.empty()) {
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Value& k = entries_[i].key;
+      if (!k.is_nil() && key_text(k) == key) return static_cast<int64_t>(i);
+    }
+    return -1;
+  }
   auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &entries_[it->second];
+  return it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+Map::Entry* Map::entry_of(std::string_view key) {
+  const int64_t at = position_of(key);
+  return at < 0 ? nullptr : &entries_[at];
 }
 
 void Map::append(Value key, Value value) {
   entries_.push_back(Entry{std::move(key), std::move(value)});
-  index_.emplace(key_text(entries_.back().key), static_cast<uint32_t>(entries_.size() - 1));
+  ++live_;
+  if (!index_.empty()) {
+    index_.emplace(key_text(entries_.back().key), static_cast<uint32_t>(entries_.size() - 1));
+  } else if (entries_.size() > kLinearEntries) {
+    rebuild_index();
+  }
+}
+
+void Map::rebuild_index() {
+  index_.clear();
+  if (entries_.size() <= kLinearEntries) return;
+  index_.reserve(live_);
+  for (uint32_t i = 0; i < entries_.size(); ++i) {
+    if (!entries_[i].key.is_nil()) index_.emplace(key_text(entries_[i].key), i);
+  }
 }
 
 void Map::check_mutable() const {
@@ -28,14 +54,14 @@ void Map::check_mutable() const {
 
 size_t Map::size() const {
   std::lock_guard guard(lock_);
-  return index_.size();
+  return live_;
 }
 
 bool Map::find(std::string_view key, Value& out) const {
   std::lock_guard guard(lock_);
-  auto it = index_.find(key);
-  if (it == index_.end()) return false;
-  out = entries_[it->second].value;
+  const int64_t at = position_of(key);
+  if (at < 0) return false;
+  out = entries_[at].value;
   return true;
 }
 
@@ -47,7 +73,7 @@ Value Map::get(std::string_view key) const {
 
 bool Map::contains(std::string_view key) const {
   std::lock_guard guard(lock_);
-  return index_.count(key) != 0;
+  return position_of(key) >= 0;
 }
 
 void Map::set(Value key, Value value) {
@@ -69,12 +95,12 @@ bool Map::erase(std::string_view key, Value* removed_value) {
   {
     std::lock_guard guard(lock_);
     check_mutable();
-    auto it = index_.find(key);
-    if (it == index_.end()) return false;
-    uint32_t at = it->second;
-    index_.erase(it);
+    const int64_t at = position_of(key);
+    if (at < 0) return false;
+    if (!index_.empty()) index_.erase(key);
     removed = std::move(entries_[at]);
     entries_[at] = Entry{};
+    --live_;
     ++holes_;
     if (holes_ > 16 && holes_ * 2 > entries_.size()) compact();
   }
@@ -84,20 +110,19 @@ bool Map::erase(std::string_view key, Value* removed_value) {
 
 void Map::compact() {
   std::vector<Entry> live;
-  live.reserve(index_.size());
+  live.reserve(live_);
   for (Entry& e : entries_) {
     if (!e.key.is_nil()) live.push_back(std::move(e));
   }
   entries_.swap(live);
-  index_.clear();
-  for (uint32_t i = 0; i < entries_.size(); ++i) index_.emplace(key_text(entries_[i].key), i);
   holes_ = 0;
+  rebuild_index();
 }
 
 std::vector<Value> Map::keys() const {
   std::lock_guard guard(lock_);
   std::vector<Value> out;
-  out.reserve(index_.size());
+  out.reserve(live_);
   for (const Entry& e : entries_) {
     if (!e.key.is_nil()) out.push_back(e.key);
   }
@@ -107,7 +132,7 @@ std::vector<Value> Map::keys() const {
 std::vector<Value> Map::values() const {
   std::lock_guard guard(lock_);
   std::vector<Value> out;
-  out.reserve(index_.size());
+  out.reserve(live_);
   for (const Entry& e : entries_) {
     if (!e.key.is_nil()) out.push_back(e.value);
   }
@@ -117,7 +142,7 @@ std::vector<Value> Map::values() const {
 std::vector<std::pair<Value, Value>> Map::entries() const {
   std::lock_guard guard(lock_);
   std::vector<std::pair<Value, Value>> out;
-  out.reserve(index_.size());
+  out.reserve(live_);
   for (const Entry& e : entries_) {
     if (!e.key.is_nil()) out.emplace_back(e.key, e.value);
   }
@@ -139,6 +164,8 @@ bool Map::next_entry(size_t& cursor, Value& key, Value& value) const {
 
 void Map::release_children(DestroyWorklist& worklist) {
   index_.clear();
+  live_ = 0;
+  holes_ = 0;
   for (Entry& e : entries_) {
     release_into(e.key, worklist);
     release_into(e.value, worklist);

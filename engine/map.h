@@ -1,9 +1,12 @@
 // Mutable maps from strings to values that remember insertion order.
 //
 // Layout: `entries_` in insertion order (deleted entries become holes,
-// compacted when they outnumber the live ones) and `index_` from key text
-// to entry position. Index keys are views into the key Strings that the
-// entries own.
+// compacted when they outnumber the live ones) and, once there are more
+// than kLinearEntries entries, `index_` from key text to entry position.
+// A smaller map is searched by a scan of its entries: most maps (records,
+// options, an HTTP request's fields) are small, and a scan of a few keys
+// costs less than hashing one, with no index node to allocate per key.
+// Index keys are views into the key Strings that the entries own.
 //
 // Protocol: the same as Array's (array.h): every field is touched only
 // under `lock_`; no script code, no second lock and no possibly-final
@@ -63,13 +66,18 @@ class Map final : public Obj {
   };
   void check_mutable() const;
   void compact();
+  static constexpr size_t kLinearEntries = 8;
+  // The position of `key` in entries_, or -1.
+  [[nodiscard]] int64_t position_of(std::string_view key) const;
   // The entry of `key`, or nullptr.
   Entry* entry_of(std::string_view key);
   void append(Value key, Value value);
+  void rebuild_index();
 
   mutable SpinLock lock_;
   std::vector<Entry> entries_;
-  std::unordered_map<std::string_view, uint32_t> index_;
+  std::unordered_map<std::string_view, uint32_t> index_;  // empty while small
+  size_t live_ = 0;
   size_t holes_ = 0;
 };
 

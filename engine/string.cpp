@@ -1,7 +1,5 @@
 #include "engine/string.h"
 
-#include <functional>
-
 namespace weft {
 
 size_t utf8_length(std::string_view text) {
@@ -11,10 +9,7 @@ size_t utf8_length(std::string_view text) {
 }
 
 String::String(std::string&& text)
-    : Obj(ObjType::String),
-      text_(std::move(text)),
-      length_(utf8_length(text_)),
-      hash_(std::hash<std::string_view>{}(text_)) {}
+    : Obj(ObjType::String), text_(std::move(text)), length_(utf8_length(text_)) {}
 
 size_t String::byte_offset(size_t index) const {
   if (is_ascii()) return index;

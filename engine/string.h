@@ -1,5 +1,7 @@
-// Immutable UTF-8 strings. Length (in code points) and hash are computed
-// once, when the string is made; an all-ASCII string indexes in O(1).
+// Immutable UTF-8 strings. The length (in code points) is computed once,
+// when the string is made; an all-ASCII string indexes in O(1). No hash is
+// kept: maps hash the text where they index it (engine/map.h), and most
+// strings (a request's fields, a message, a line read) are never a key.
 #pragma once
 
 #include <cstddef>
@@ -20,7 +22,6 @@ class String final : public Obj {
   std::string_view view() const { return text_; }
   size_t byte_size() const { return text_.size(); }
   size_t length() const { return length_; }  // in code points
-  size_t hash() const { return hash_; }
   bool is_ascii() const { return length_ == text_.size(); }
 
   // Byte offset of the code point at `index` (0 <= index <= length()).
@@ -31,7 +32,6 @@ class String final : public Obj {
 
   std::string text_;
   size_t length_;
-  size_t hash_;
 };
 
 inline Value make_string(std::string_view text) { return Value::adopt(String::make(text)); }

@@ -609,6 +609,65 @@ TEST(IoHttp, HalfARequestThenSilenceIsDropped) {
   wait_idle(io);
 }
 
+// The connection keeps one timer, due at or before its phase's deadline
+// (io/http_server.cpp, "Deadlines"). The long timeouts here are longer
+// than the tests' patience, so a phase that waited for the timer of an
+// earlier, longer phase would fail instead of passing late.
+TEST(IoHttp, EachPhaseTimesOutAtItsOwnDeadline) {
+  constexpr auto kLong = std::chrono::minutes(10);
+  constexpr auto kShort = std::chrono::milliseconds(100);
+  IoService io;
+  {
+    // Idle (long) then Header (short): the header's deadline comes first.
+    HttpServerOptions options;
+    options.idle_timeout = kLong;
+    options.header_timeout = kShort;
+    HttpServer server = describing_server(io, options);
+    RawClient client(server.port());
+    ASSERT_TRUE(client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_NE(client.read_response().find("GET /one"), std::string::npos);
+    ASSERT_TRUE(client.send("GET /two HTTP/1.1\r\nHost: x\r\n"));
+    EXPECT_EQ(client.read_until_close(), "");
+    EXPECT_TRUE(client.closed_by_peer());
+    EXPECT_TRUE(eventually([&] { return server.stats().timed_out == 1; }));
+    server.stop();
+  }
+  {
+    // Header and writing (long) then Idle (short) after a keep-alive reply.
+    HttpServerOptions options;
+    options.header_timeout = kLong;
+    options.write_timeout = kLong;
+    options.idle_timeout = kShort;
+    HttpServer server = describing_server(io, options);
+    RawClient client(server.port());
+    ASSERT_TRUE(client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_NE(client.read_response().find("GET /one"), std::string::npos);
+    EXPECT_EQ(client.read_until_close(), "");
+    EXPECT_TRUE(client.closed_by_peer());
+    EXPECT_TRUE(eventually([&] { return server.stats().timed_out == 1; }));
+    server.stop();
+  }
+  {
+    // Requests that keep coming, for longer than the timeouts in all, keep
+    // the connection: each phase's deadline moves with it.
+    HttpServerOptions options;
+    options.idle_timeout = std::chrono::seconds(1);
+    options.header_timeout = std::chrono::seconds(1);
+    HttpServer server = describing_server(io, options);
+    RawClient client(server.port());
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_TRUE(client.send("GET /r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+      ASSERT_NE(client.read_response().find("GET /r" + std::to_string(i)), std::string::npos);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(server.stats().timed_out, 0u);
+    EXPECT_EQ(client.read_until_close(), "");
+    EXPECT_TRUE(eventually([&] { return server.stats().timed_out == 1; }));
+    server.stop();
+  }
+  wait_idle(io);
+}
+
 TEST(IoHttp, AThousandConnectionsAtOnceAndTheServerStillAnswers) {
   IoService io;
   HttpServer server = describing_server(io);

@@ -234,6 +234,29 @@ TEST(MapTest, DeleteAndCompaction) {
   EXPECT_EQ(seen, 35);
 }
 
+TEST(MapTest, GrowsFromScanningToAnIndexAndBack) {
+  // Up to 8 entries a map is scanned, past that it is indexed; every size
+  // on the way, and erasing down through compaction, finds the same keys.
+  Value v = make_map();
+  Map* m = v.as<Map>();
+  for (int i = 0; i < 20; ++i) {
+    m->set("k" + std::to_string(i), I(i));
+    for (int j = 0; j <= i; ++j) ASSERT_EQ(m->get("k" + std::to_string(j)).as_int(), j);
+    ASSERT_FALSE(m->contains("k" + std::to_string(i + 1)));
+    ASSERT_EQ(m->size(), static_cast<size_t>(i + 1));
+  }
+  for (int i = 19; i >= 2; --i) {
+    ASSERT_TRUE(m->erase("k" + std::to_string(i)));
+    ASSERT_FALSE(m->contains("k" + std::to_string(i)));
+    ASSERT_EQ(m->get("k0").as_int(), 0);
+    ASSERT_EQ(m->get("k1").as_int(), 1);
+  }
+  EXPECT_EQ(m->size(), 2u);
+  m->set("k0", I(7));
+  m->set("x", I(8));
+  EXPECT_EQ(display(v), "{^k0 7 ^k1 1 ^x 8}");
+}
+
 TEST(MapTest, FrozenRejectsMutation) {
   Value v = M({{"a", I(1)}});
   Map* m = v.as<Map>();
