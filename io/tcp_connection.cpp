@@ -220,14 +220,22 @@ void TcpStream::on_written(const std::shared_ptr<TcpWriteOp>& op, const error_co
                            std::size_t bytes) noexcept {
   writing_ = false;
   op->written += bytes;
-  if (!error || (error == asio::error::operation_aborted && !closed_ && !op->cancelled)) {
+  if (closed_) {
+    // Closed while this write was in flight (rule 4): it ends here, done if
+    // its last byte went out first, else with the close.
+    writes_.pop_front();
+    const bool sent = !error && op->written == op->data.size();
+    op->complete(sent ? std::nullopt : std::optional<NetError>(closed_error()));
+    return;
+  }
+  if (!error || (error == asio::error::operation_aborted && !op->cancelled)) {
     // More to write, done (pump_writes completes it), or rule 2.
     pump_writes();
     return;
   }
   writes_.pop_front();
   if (error == asio::error::operation_aborted) {
-    op->complete(closed_ ? closed_error() : reason_error(*op->cancelled, peer_address));
+    op->complete(reason_error(*op->cancelled, peer_address));
   } else {
     op->complete(net_error_from(error, peer_address));
   }
