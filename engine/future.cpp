@@ -41,8 +41,16 @@ bool Future::settle(Outcome outcome, Value value) {
 }
 
 bool Future::cancel() {
+  if (task_) {
+    // Rule 6. acq_rel: one caller wins; the task reads the flag (acquire)
+    // after the wake that cancel() below sends it.
+    if (outcome() != Outcome::Pending || cancelling_.exchange(true, std::memory_order_acq_rel)) {
+      return false;
+    }
+    task_->cancel();
+    return true;
+  }
   if (!settle(Outcome::Cancelled, Value())) return false;
-  if (task_) task_->cancel();
   // Rule 5: the winner, once.
   if (operation_) (*operation_)();
   if (timer_.valid()) timer_.cancel();

@@ -25,6 +25,12 @@
 //      that holds one reference to its future is cancelled when the only
 //      task that can still see the future stops awaiting it
 //      (cancel_if_abandoned): nobody could observe its result any more.
+//   6. A task's future is settled by its task alone: cancel() only asks the
+//      task to stop (once: `cancelling_` is exchanged), and the task,
+//      having thrown CancellationException and run its finally blocks,
+//      settles the future Cancelled when it ends, whatever it returned
+//      (LANGUAGE.md, section 4). So a task that awaits a cancelled task
+//      resumes after the cancelled task's cleanup, not before it.
 #pragma once
 
 #include <cstdint>
@@ -61,8 +67,15 @@ class Future final : public Obj {
   [[nodiscard]] bool fail(Value exception) {
     return settle(Outcome::Failure, std::move(exception));
   }
-  // Also cancels the task that computes it, if any.
+  // A task's future: asks the task to stop, and it settles the future
+  // Cancelled when it ends (rule 6); false when it is settled already or
+  // cancelled before. Any other future: settles it Cancelled and stops its
+  // operation (rule 5).
   [[nodiscard]] bool cancel();
+  // Rule 6: cancel() was called on this task's future.
+  [[nodiscard]] bool cancelling() const { return cancelling_.load(std::memory_order_acquire); }
+  // Rule 6: the task, ending after its cancellation, settles the future.
+  void settle_cancelled() { (void)settle(Outcome::Cancelled, Value()); }
 
   void mark_handled() { handled_.store(true, std::memory_order_relaxed); }
 
@@ -107,6 +120,7 @@ class Future final : public Obj {
   PromiseCore core_;
   Value result_;
   std::atomic<bool> handled_{false};
+  std::atomic<bool> cancelling_{false};  // rule 6
   SpinLock lock_;
   bool callbacks_dispatched_ = false;
   uint32_t origin_pc_ = 0;

@@ -404,7 +404,9 @@ void ScriptTask::finish(bool failed, Value result) {
   if (future_.is(ObjType::Future)) {
     Future* f = future_.as<Future>();
     Value outcome = result;
-    if (failed) {
+    if (f->cancelling()) {
+      f->settle_cancelled();  // Future rule 6: whatever the task gave
+    } else if (failed) {
       (void)f->fail(std::move(result));
     } else {
       (void)f->complete(std::move(result));
