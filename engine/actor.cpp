@@ -74,7 +74,9 @@ Actor::Actor(Runtime& runtime, Value handler, Value initial_state, Value supervi
     : Obj(ObjType::Actor),
       runtime_(runtime),
       handler_(std::move(handler)),
-      initial_state_(std::move(initial_state)),
+      // The actor's own copy: a restart starts again from the state as it
+      // was at the spawn, whatever the spawner changed in it since.
+      initial_state_(copy_message(initial_state)),
       supervisor_(std::move(supervisor)),
       stopped_(make_future(runtime)) {
   stopped_.as<Future>()->mark_handled();
@@ -101,6 +103,7 @@ void Actor::release_children(DestroyWorklist& worklist) {
   release_into(current_.message, worklist);
   release_into(current_.reply, worklist);
   release_into(failure_, worklist);
+  release_into(failure_reply_, worklist);
   for (Value& callback : monitors_.end(Value())) release_into(callback, worklist);
   // Dormant or complete (rule 6: an active one holds this actor); the
   // handler and the ctx it keeps in its registers go with it.
@@ -119,6 +122,7 @@ void Actor::release_script_values() {
   state_ = Value();
   current_ = Envelope{};
   failure_ = Value();
+  failure_reply_ = Value();
   (void)monitors_.end(Value());
 }
 
@@ -203,29 +207,33 @@ bool Actor::reply(Value value) {
 }
 
 void Actor::failed(Value exception) {
+  Value reply;
   if (current_.reply.is(ObjType::Future) && !replied_) {
-    Future& reply = *current_.reply.as<Future>();
-    (void)reply.fail(exception);
-    reply.mark_handled();  // the failure is delivered to the supervision below
+    (void)current_.reply.as<Future>()->fail(exception);
+    reply = std::move(current_.reply);
   }
   current_ = Envelope{};
   if (supervisor_.is(ObjType::Supervisor)) {
+    // The failure is delivered to the supervision; the caller's reply
+    // future is not reported again.
+    if (reply.is(ObjType::Future)) reply.as<Future>()->mark_handled();
     Supervisor::Decision decision = supervisor_.as<Supervisor>()->child_failed(*this, exception);
     if (decision == Supervisor::Decision::Restart) {
       state_ = copy_message(initial_state_);
       return;
     }
   }
-  halt(std::move(exception));
+  halt(std::move(exception), std::move(reply));
 }
 
-void Actor::halt(Value reason) {
+void Actor::halt(Value reason, Value reply) {
   if (halted_.exchange(true, std::memory_order_acq_rel)) return;
   {
     // Rule 4, written before the close that the finishing activation
     // observes under the mailbox lock.
     std::lock_guard guard(failure_lock_);
     failure_ = std::move(reason);
+    failure_reply_ = std::move(reply);
   }
   drop_queued("the actor stopped after a failure");
   if (mailbox_.close() == MailboxPush::Activate) activate();
@@ -241,13 +249,20 @@ void Actor::drop_queued(const std::string& why) {
 
 void Actor::finish() {
   Value reason;
+  Value reply;
   {
     std::lock_guard guard(failure_lock_);
     reason = failure_;
+    reply = std::move(failure_reply_);
   }
   alive_.store(false, std::memory_order_release);
   std::vector<Value> callbacks = monitors_.end(reason);
-  if (reason.is(ObjType::Exception) && callbacks.empty() && !supervisor_.is(ObjType::Supervisor)) {
+  const bool watched = !callbacks.empty() || supervisor_.is(ObjType::Supervisor);
+  if (reply.is(ObjType::Future)) {
+    // A watched actor's failure goes to its watchers; an unwatched one's
+    // reached the caller, whose future reports it if nobody awaits it.
+    if (watched) reply.as<Future>()->mark_handled();
+  } else if (reason.is(ObjType::Exception) && !watched) {
     std::string where = origin().empty() ? "actor" : "actor started at " + origin();
     runtime_.report_unhandled("unhandled failure in " + where + ": " + describe_failure(reason));
   }

@@ -16,7 +16,8 @@
 //      from the mailbox calls finish(), which ends the monitor list (a
 //      monitor added later runs at once), completes `stopped_` and reports
 //      a failure nobody watches.
-//   4. `failure_` is written by the running activation before it closes
+//   4. `failure_` (and `failure_reply_`, the reply future the failure
+//      also went to) is written by the running activation before it closes
 //      the mailbox, and read by the activation that finishes (the same one,
 //      or a later one ordered by the mailbox lock).
 //   5. A supervisor lists its children weakly (raw pointers under its
@@ -115,6 +116,8 @@ class Actor final : public Obj {
   Value take_state() { return std::move(state_); }
   // The handler returned `state`.
   void handled(Value state);
+  // The message being handled came with a reply future.
+  [[nodiscard]] bool expects_reply() const { return current_.reply.is(ObjType::Future); }
   // `(ctx .reply v)`; false when already replied or nothing to reply to.
   bool reply(Value value);
   // The handler threw `exception`: restarts under a supervisor, or stops.
@@ -123,8 +126,11 @@ class Actor final : public Obj {
   // Called by a supervisor (rule 2, rule 5).
   void request_restart() { restart_pending_.store(true, std::memory_order_release); }
   // Stops the actor because of `reason` from outside its activation (a
-  // supervisor that gave up): queued messages are dropped.
-  void halt(Value reason);
+  // supervisor that gave up): queued messages are dropped. `reply` is the
+  // reply future the failure was delivered to, if any: an unwatched actor
+  // whose failure reached a caller is reported through that future only
+  // (as unhandled if nobody awaits it), not as a failure of its own.
+  void halt(Value reason, Value reply = Value());
   // Drops every script value it holds (runtime shutdown, rule 5).
   void release_script_values();
 
@@ -156,6 +162,7 @@ class Actor final : public Obj {
   // Rule 4.
   SpinLock failure_lock_;
   Value failure_;
+  Value failure_reply_;
 };
 
 // The `ctx` of a handler: the actor, for `.reply` and `/.self`. Made by

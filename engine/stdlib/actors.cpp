@@ -81,11 +81,13 @@ Value context_reply(NativeCall& call) {
   if (!call.arg(0).as<ActorContext>()->owned_by(call.task)) {
     throw_error(ExcClass::ActorException, "reply: ctx is usable only inside its handler");
   }
+  // A message sent with .send expects no reply: the reply is dropped, so
+  // one handler can serve both kinds of send.
+  if (!actor.expects_reply()) return Value::boolean(false);
   if (!actor.reply(call.arg(1))) {
-    throw_error(ExcClass::ActorException,
-                "reply: this message expects no reply, or it was replied to already");
+    throw_error(ExcClass::ActorException, "reply: this message was replied to already");
   }
-  return Value();
+  return Value::boolean(true);
 }
 
 Value context_self(NativeCall& call) {
