@@ -680,7 +680,7 @@ const std::string& HttpServer::address() const noexcept {
 
 void HttpServer::stop() const {
   if (!state_) return;
-  (void)state_->registry->submit([state = state_](OperationCount) { state->stop_on_io_thread(); });
+  (void)state_->registry->run_and_wait([state = state_] { state->stop_on_io_thread(); });
 }
 
 HttpServerStats HttpServer::stats() const noexcept {

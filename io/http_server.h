@@ -57,7 +57,9 @@
 //      closes. Slow clients are dropped by the timeouts, so the limit does
 //      not lock the server for long.
 //   5. stop() (any thread) closes the listening socket and every connection
-//      at once: responses not yet written are dropped. It also releases the
+//      at once, on the I/O thread, and returns when it has (so the port is
+//      free again: NetRegistry::run_and_wait); responses not yet written
+//      are dropped. It also releases the
 //      handler, on the I/O thread, so a handler that refers to its own
 //      server forms no lasting cycle. IoService shutdown does the same
 //      (net_registry.h, rule 5); dropping the HttpServer handle does not.

@@ -3,6 +3,8 @@
 #include "io/net_registry.h"
 
 #include <cerrno>
+#include <future>
+#include <memory>
 #include <mutex>
 
 namespace weft {
@@ -56,6 +58,29 @@ bool NetRegistry::submit(std::function<void(OperationCount)> fn) {
                }
                count.reset();
              });
+  return true;
+}
+
+bool NetRegistry::run_and_wait(std::function<void()> fn) {
+  {
+    std::shared_lock lock(mutex_);
+    if (service_ == nullptr) return false;
+    if (service_->on_io_thread()) {
+      lock.unlock();
+      fn();
+      return true;
+    }
+  }
+  // The promise's shared state outlives whichever side finishes last.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> ran = done->get_future();
+  if (!submit([fn = std::move(fn), done](OperationCount) {
+        fn();
+        done->set_value();
+      })) {
+    return false;
+  }
+  ran.wait();
   return true;
 }
 

@@ -164,6 +164,13 @@ class NetRegistry {
   // thread. False if the service has shut down or is gone (rule 4); fn is
   // then dropped without running.
   [[nodiscard]] bool submit(std::function<void(OperationCount)> fn);
+  // Any thread: runs fn on the I/O thread and returns once it has run (at
+  // once when called there). For a stop() whose effect the caller must be
+  // able to rely on when it returns: a closed listening socket frees its
+  // port, so the program can listen on it again. The I/O thread never
+  // waits for another thread, so the wait is short. False, without
+  // running fn, as submit().
+  bool run_and_wait(std::function<void()> fn);
 
   // The service. Only on the I/O thread, or with an OperationCount held
   // (rule 4).

@@ -102,7 +102,7 @@ const std::string& TcpListener::address() const noexcept {
 
 void TcpListener::stop() const {
   if (!state_) return;
-  (void)state_->registry->submit([state = state_](OperationCount) { state->stop_on_io_thread(); });
+  (void)state_->registry->run_and_wait([state = state_] { state->stop_on_io_thread(); });
 }
 
 NetResult<TcpListener> tcp_listen(IoService& io, std::uint16_t port, AcceptCallback on_accept,

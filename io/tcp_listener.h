@@ -23,9 +23,10 @@
 //      descriptors) does not stop the listener: it accepts again, after a
 //      pause when out of descriptors or memory (accept_retry_delay).
 //   3. Dropping the TcpListener handle does not stop the listener: it
-//      serves until stop() or IoService shutdown. stop() releases on_accept
-//      (on the I/O thread), so a callback that refers to its own listener
-//      forms no lasting cycle.
+//      serves until stop() or IoService shutdown. stop() closes the
+//      acceptor and releases on_accept on the I/O thread, and returns when
+//      it has (the port is free again), so a callback that refers to its
+//      own listener forms no lasting cycle.
 #pragma once
 
 #include <cstdint>
