@@ -1,9 +1,10 @@
 #include "engine/function.h"
 
-#include "engine/map.h"
-
 #include <new>
 #include <stdexcept>
+
+#include "engine/exception.h"
+#include "engine/map.h"
 
 namespace weft {
 
@@ -36,6 +37,18 @@ void Closure::release_children(DestroyWorklist& worklist) {
   for (uint32_t i = 0; i < count_; ++i) release_into(captures()[i], worklist);
   if (proto_->release_ref()) worklist.push_back(proto_);
   proto_ = nullptr;
+}
+
+void Native::check_keywords(const Map& passed) const {
+  for (const Value& key : passed.keys()) {
+    const std::string_view name = key.as<String>()->view();
+    bool taken = false;
+    for (const std::string& keyword : keywords_) taken = taken || keyword == name;
+    if (!taken) {
+      throw_error(ExcClass::ArgumentException,
+                  name_ + " has no parameter named '" + std::string(name) + "'");
+    }
+  }
 }
 
 Value NativeCall::keyword(std::string_view name, Value fallback) const {

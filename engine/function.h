@@ -179,6 +179,13 @@ class Native final : public Obj {
   const NativeData* data() const { return data_.get(); }
   int min_args() const { return min_args_; }
   int max_args() const { return max_args_; }
+  // The keyword arguments it takes (`^timeout`...); set once, when it is
+  // registered. A call passing another one throws ArgumentException, as
+  // for a script function: a misspelt `^apend` must not pass unnoticed.
+  void set_keywords(std::vector<std::string> keywords) { keywords_ = std::move(keywords); }
+  // Throws ArgumentException naming the first keyword of `passed` that it
+  // does not take.
+  void check_keywords(const Map& passed) const;
 
  private:
   std::string name_;
@@ -186,6 +193,7 @@ class Native final : public Obj {
   int min_args_;
   int max_args_;
   std::shared_ptr<const NativeData> data_;
+  std::vector<std::string> keywords_;
 };
 
 // The top-level variables of one program (a file, or a REPL session).

@@ -57,7 +57,8 @@ Value resource_write_async(NativeCall& call) {
 
 void register_resource_methods(Runtime& runtime) {
   runtime.register_native_method(ObjType::Resource, "stop", resource_stop, 1, 1);
-  runtime.register_native_method(ObjType::Resource, "write_async", resource_write_async, 2, 2);
+  runtime.register_native_method(ObjType::Resource, "write_async", resource_write_async, 2, 2,
+                                 {"timeout"});
 }
 
 }  // namespace weft

@@ -87,8 +87,10 @@ uint32_t Runtime::register_builtin(std::string name, Value callable) {
   return index;
 }
 
-void Runtime::register_native(std::string name, NativeFn fn, int min_args, int max_args) {
+void Runtime::register_native(std::string name, NativeFn fn, int min_args, int max_args,
+                              std::vector<std::string> keywords) {
   Value native = Value::adopt(new Native(name, fn, min_args, max_args));
+  native.as<Native>()->set_keywords(std::move(keywords));
   register_builtin(std::move(name), std::move(native));
 }
 
@@ -105,8 +107,9 @@ void Runtime::register_method(ObjType type, std::string name, Value callable) {
 }
 
 void Runtime::register_native_method(ObjType type, std::string name, NativeFn fn, int min_args,
-                                     int max_args) {
+                                     int max_args, std::vector<std::string> keywords) {
   Value native = Value::adopt(new Native(name, fn, min_args, max_args));
+  native.as<Native>()->set_keywords(std::move(keywords));
   register_method(type, std::move(name), std::move(native));
 }
 

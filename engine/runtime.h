@@ -69,7 +69,9 @@ class Runtime {
 
   // Builtins are immortal and resolved by name at compile time.
   uint32_t register_builtin(std::string name, Value callable);
-  void register_native(std::string name, NativeFn fn, int min_args, int max_args);
+  // `keywords`: the keyword arguments it takes (Native::set_keywords).
+  void register_native(std::string name, NativeFn fn, int min_args, int max_args,
+                       std::vector<std::string> keywords = {});
   int64_t find_builtin(std::string_view name) const;
   const Value& builtin(uint32_t index) const { return builtins_[index]; }
   const std::string& builtin_name(uint32_t index) const { return builtin_names_[index]; }
@@ -78,7 +80,7 @@ class Runtime {
   // receiver as its first argument.
   void register_method(ObjType type, std::string name, Value callable);
   void register_native_method(ObjType type, std::string name, NativeFn fn, int min_args,
-                              int max_args);
+                              int max_args, std::vector<std::string> keywords = {});
   const Value* find_method(ObjType type, std::string_view name) const;
 
   // Makes `obj` immortal and owned by the runtime.

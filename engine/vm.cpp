@@ -445,7 +445,10 @@ void Vm::enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_key
       // A native runs to its end here; the fiber is complete at once.
       const Native& native = *callable.as<Native>();
       Map* keywords = nullptr;
-      if (has_keywords) keywords = fiber.stack[count--].as<Map>();
+      if (has_keywords) {
+        keywords = fiber.stack[count--].as<Map>();
+        native.check_keywords(*keywords);
+      }
       if (static_cast<int>(count) < native.min_args() ||
           (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {
         arity_error(native.name(), native.min_args(), native.max_args(), count);
@@ -1102,6 +1105,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         if (call_keywords) {
           --count;
           keywords = R[call_base + 1 + count].as<Map>();
+          native.check_keywords(*keywords);
         }
         if (static_cast<int>(count) < native.min_args() ||
             (native.max_args() >= 0 && static_cast<int>(count) > native.max_args())) {

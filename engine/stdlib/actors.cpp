@@ -162,9 +162,10 @@ Value supervisor_restarts(NativeCall& call) {
 }  // namespace
 
 void register_actor_builtins(Runtime& runtime) {
-  runtime.register_native("actor/spawn", spawn_actor, 1, 1);
+  runtime.register_native("actor/spawn", spawn_actor, 1, 1, {"state", "supervisor"});
   runtime.register_native("actor/monitor", monitor, 2, 2);
-  runtime.register_native("actor/supervisor", make_supervisor, 0, 0);
+  runtime.register_native("actor/supervisor", make_supervisor, 0, 0,
+                          {"strategy", "max_restarts", "within"});
   runtime.register_native_method(ObjType::Actor, "send", actor_send, 2, 2);
   runtime.register_native_method(ObjType::Actor, "send_expect_reply", actor_send_expect_reply, 2,
                                  2);

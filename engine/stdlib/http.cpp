@@ -238,9 +238,9 @@ Value serve(NativeCall& call) {
 }  // namespace
 
 void register_http_builtins(Runtime& runtime) {
-  runtime.register_native("http/get_async", get_async, 1, 1);
-  runtime.register_native("http/post_async", post_async, 2, 2);
-  runtime.register_native("http/serve", serve, 1, 1);
+  runtime.register_native("http/get_async", get_async, 1, 1, {"headers", "timeout"});
+  runtime.register_native("http/post_async", post_async, 2, 2, {"headers", "timeout"});
+  runtime.register_native("http/serve", serve, 1, 1, {"port", "host", "handler_timeout"});
 }
 
 }  // namespace weft

@@ -277,7 +277,7 @@ Value next_lines(NativeCall& call) {
 void register_io_async_builtins(Runtime& runtime) {
   runtime.register_native("__line_reader", open_line_reader, 1, 1);
   runtime.register_native("__next_lines", next_lines, 2, 2);
-  runtime.register_native("io/writer", open_writer, 1, 1);
+  runtime.register_native("io/writer", open_writer, 1, 1, {"append"});
   runtime.register_native_method(ObjType::Resource, "close_async", writer_close_async, 1, 1);
   runtime.register_native("io/read_async", read_async, 1, 1);
   runtime.register_native("io/write_async", write_async, 2, 2);

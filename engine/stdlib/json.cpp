@@ -257,7 +257,7 @@ Value stringify(NativeCall& call) {
 
 void register_json_builtins(Runtime& runtime) {
   runtime.register_native("json/parse", parse, 1, 1);
-  runtime.register_native("json/stringify", stringify, 1, 2);
+  runtime.register_native("json/stringify", stringify, 1, 2, {"indent"});
 }
 
 }  // namespace weft

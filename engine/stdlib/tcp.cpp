@@ -191,9 +191,9 @@ Value listen(NativeCall& call) {
 }  // namespace
 
 void register_tcp_builtins(Runtime& runtime) {
-  runtime.register_native("tcp/connect_async", connect_async, 2, 2);
-  runtime.register_native("tcp/listen", listen, 1, 1);
-  runtime.register_native_method(ObjType::Resource, "read_async", read_async, 1, 1);
+  runtime.register_native("tcp/connect_async", connect_async, 2, 2, {"timeout"});
+  runtime.register_native("tcp/listen", listen, 1, 1, {"port", "host"});
+  runtime.register_native_method(ObjType::Resource, "read_async", read_async, 1, 1, {"timeout"});
   runtime.register_native_method(ObjType::Resource, "close", close, 1, 1);
 }
 
