@@ -59,7 +59,7 @@ constexpr const char* kPrelude = R"weft(
         (if (state == "failure") (entry/1 (__future_value f))))
      catch * (__report_callback_failure $ex)))
   nil)
-(fn __http_handle [handler request] (await (handler request)))
+(fn __http_handle [handler raw] (await (handler (__http_request raw))))
 (fn __await_stop [stopped] (await stopped))
 (fn select [clauses... ^timeout]
   (var timer (if (timeout != nil) (sleep_async (timeout * 1000))))

@@ -10,15 +10,16 @@
 //   (http/serve ^port 8080 handler) -> an HttpServer: `server/port`,
 //       `server/address`, `(server .stop)`.
 //
-// Serving: the I/O thread hands each request to on_request, which builds
-// the request map and starts a task running (__http_handle handler
-// request) (engine/prelude.cpp: it awaits the handler's result when that
-// is a future). A waiter on the task's future turns its outcome into the
-// response: the map's ^status ^headers ^body, or a 500 whose cause is
-// written to stderr when the handler threw. No script code runs on the I/O
-// thread. A running server keeps the program alive, as in Node: serve
-// starts a task that awaits the server's `stopped` future, which .stop
-// completes.
+// Serving: the I/O thread hands each request to on_request, which wraps
+// it (a RawRequest: one allocation) and starts a task running
+// (__http_handle handler raw) (engine/prelude.cpp): the task makes the
+// request map (__http_request), on its worker, and awaits the handler's
+// result when that is a future. The I/O thread is the server's one
+// serial stage, so the map's dozen allocations are kept off it. A waiter on the task's future turns
+// its outcome into the response: the map's ^status ^headers ^body, or a 500 whose cause is written
+// to stderr when the handler threw. No script code runs on the I/O thread. A running server keeps
+// the program alive, as in Node: serve starts a task that awaits the server's `stopped` future,
+// which .stop completes.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -167,7 +168,21 @@ class ResponseWaiter final : public Waiter {
   TimerHandle deadline_;
 };
 
-Value request_map(HttpRequest& request) {
+// A request on its way from the I/O thread to its handler's task.
+class RawRequest final : public Resource {
+ public:
+  explicit RawRequest(HttpRequest request)
+      : Resource("HttpRequest"), request_(std::move(request)) {}
+  Value field(std::string_view) const override { return Value(); }
+  std::string describe() const override { return "HttpRequest"; }
+  // Once, by the handler's task.
+  HttpRequest take() { return std::move(request_); }
+
+ private:
+  HttpRequest request_;
+};
+
+Value request_map(HttpRequest request) {
   Value map = make_map();
   Map* m = map.as<Map>();
   m->set("method", make_string(std::move(request.method)));
@@ -177,6 +192,15 @@ Value request_map(HttpRequest& request) {
   m->set("body", make_string(std::move(request.body)));
   m->set("remote", make_string(std::move(request.remote_address)));
   return map;
+}
+
+// (__http_request raw): the request map of a RawRequest.
+Value http_request(NativeCall& call) {
+  const Value& raw = call.arg(0);
+  auto* resource = raw.is(ObjType::Resource) ? raw.as<Resource>() : nullptr;
+  auto* request = dynamic_cast<RawRequest*>(resource);
+  if (request == nullptr) throw_error(ExcClass::TypeException, "__http_request takes a request");
+  return request_map(request->take());
 }
 
 Value serve(NativeCall& call) {
@@ -208,8 +232,9 @@ Value serve(NativeCall& call) {
       runtime.io(), options,
       [&runtime, handler, handle, handler_timeout](HttpRequest request, HttpResponder responder) {
         runtime.count(RuntimeEvent::HttpRequestServed);
-        Value task = ScriptTask::spawn(runtime, handle, {handler, request_map(request)}, false,
-                                       nullptr, 0, {});
+        Value raw = Value::adopt(new RawRequest(std::move(request)));
+        Value task =
+            ScriptTask::spawn(runtime, handle, {handler, std::move(raw)}, false, nullptr, 0, {});
         Future* f = task.as<Future>();
         f->mark_handled();  // the waiter reports a failure
         TimerHandle deadline = runtime.io().start_timer(
@@ -241,6 +266,7 @@ void register_http_builtins(Runtime& runtime) {
   runtime.register_native("http/get_async", get_async, 1, 1, {"headers", "timeout"});
   runtime.register_native("http/post_async", post_async, 2, 2, {"headers", "timeout"});
   runtime.register_native("http/serve", serve, 1, 1, {"port", "host", "handler_timeout"});
+  runtime.register_native("__http_request", http_request, 1, 1);
 }
 
 }  // namespace weft
