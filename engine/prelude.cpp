@@ -37,7 +37,18 @@ constexpr const char* kPrelude = R"weft(
 (fn await_all [futures] (await (__all futures)))
 (fn await_any [futures] (await (__any futures)))
 (fn sleep [ms] (await (sleep_async ms)))
-(fn future_then [f cb] (async (cb (await f))))
+(fn future_then [f cb]
+  # cb runs among f's callbacks, in registration order; its result (or
+  # f's failure, which is handled by being passed on) settles `out`.
+  (__future_mark_handled f)
+  (var out (new Future))
+  (if (! (__future_add_callback f [3 [cb out]])) (__then_run f cb out))
+  out)
+(fn __then_run [f cb out]
+  (case f/.state
+    when "success" (try (out .complete (cb (__future_value f))) catch * (out .fail $ex))
+    when "failure" (out .fail (__future_value f))
+    else (out .cancel)))
 (fn future_on_success [f cb]
   (if (! (__future_add_callback f [1 cb]))
     (if (f/.state == "success")
@@ -53,10 +64,10 @@ constexpr const char* kPrelude = R"weft(
   (var state f/.state)
   (for entry in entries
     (try
-      (if (entry/0 == 1)
-        (if (state == "success") (entry/1 (__future_value f)))
-       else
-        (if (state == "failure") (entry/1 (__future_value f))))
+      (case entry/0
+        when 1 (if (state == "success") (entry/1 (__future_value f)))
+        when 2 (if (state == "failure") (entry/1 (__future_value f)))
+        when 3 (__then_run f entry/1/0 entry/1/1))
      catch * (__report_callback_failure $ex)))
   nil)
 (fn __http_handle [handler raw] (await (handler (__http_request raw))))
