@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "engine/string.h"
 #include "engine/task_report.h"
 #include "engine/vm.h"
+#include "io/io_service.h"
 #include "lang/compiler.h"
 #include "lang/reader.h"
 #include "scheduler/scheduler.h"
@@ -107,6 +109,22 @@ std::string wait_for_program_end(Runtime& runtime, Future& main) {
   return report + "weft: the deadlocked tasks did not end when cancelled; they are left\n";
 }
 
+// How long the end of a program waits for file work still running.
+constexpr std::chrono::seconds kFileWorkGrace(5);
+
+// Once every task has ended: file work nobody awaited (a write, a read
+// whose failure nobody looks at) finishes before the program does, so its
+// data is written and its failure reported every time, not only when it
+// happened to finish before the shutdown. Its callbacks may start tasks
+// (an on_failure), which end too. A job stuck longer than the grace (a
+// read of a FIFO nobody writes) is left to the shutdown.
+void finish_file_work(Runtime& runtime) {
+  IoService* io = runtime.io_if_started();
+  if (io == nullptr) return;
+  if (!io->wait_for_file_work(kFileWorkGrace)) return;
+  (void)runtime.scheduler().wait_until_ended_or_stalled();
+}
+
 }  // namespace
 
 void collect_unhandled(Runtime& runtime, ProgramResult& result) {
@@ -152,6 +170,10 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
     on_failure.on_settled(f->outcome());
   }
   const std::string deadlock = wait_for_program_end(runtime, *f);
+  // Not after (exit N) or an uncaught failure: those end the program at once.
+  if (deadlock.empty() && f->outcome() == Outcome::Success && !runtime.exit_requested()) {
+    finish_file_work(runtime);
+  }
   f->mark_handled();
   if (!deadlock.empty()) {
     result.exit_code = kExitRuntimeError;

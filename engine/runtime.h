@@ -108,6 +108,9 @@ class Runtime {
 
   // The I/O thread (timers now; files and sockets later), made on first use.
   IoService& io();
+  // The I/O service if a task has made it, else null. Only once every
+  // task has ended (the scheduler's wait orders io()'s write before it).
+  [[nodiscard]] IoService* io_if_started() const { return io_.get(); }
 
   // Counts one event for --stats, in the calling worker's own counters.
   void count(RuntimeEvent event);

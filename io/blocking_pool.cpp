@@ -77,6 +77,7 @@ void BlockingPool::run_thread() noexcept {
     if (queue_.empty()) {
       if (closed_) return;
       ++idle_;
+      if (idle_ == threads_.size()) all_idle_.notify_all();
       wake_.wait(lock, [this] { return !queue_.empty() || closed_; });
       --idle_;
       continue;
@@ -99,7 +100,14 @@ void BlockingPool::join() {
     threads.swap(threads_);
   }
   wake_.notify_all();
+  all_idle_.notify_all();
   for (std::thread& thread : threads) thread.join();
+}
+
+bool BlockingPool::wait_until_idle(std::chrono::nanoseconds limit) {
+  std::unique_lock lock(mutex_);
+  return all_idle_.wait_for(
+      lock, limit, [this] { return closed_ || (queue_.empty() && idle_ == threads_.size()); });
 }
 
 bool BlockingPool::on_pool_thread() const {

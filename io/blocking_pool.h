@@ -12,7 +12,8 @@
 // more thread, up to max_threads, so a service that never touches a file
 // starts none. Everything below is guarded by mutex_: the queue, the idle
 // count, the thread list and the closed flag. There are no atomics here;
-// the mutex is the hand-off.
+// the mutex is the hand-off. A thread that becomes idle with every other
+// thread idle and the queue empty tells wait_until_idle() (all_idle_).
 //
 // Rules
 // -----
@@ -48,6 +49,7 @@
 // the destructor calls it.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -78,6 +80,13 @@ class BlockingPool {
   // Shutdown: see above. Not on a pool thread.
   void join();
 
+  // Waits until no job is queued or running (every thread idle), or until
+  // `limit` has passed, or the pool has closed; true unless the limit
+  // passed first. Not on a pool thread. For the end of a program: file
+  // work nobody awaited (a write, a read that fails) finishes, and so is
+  // written or reported, instead of being cut off at shutdown.
+  [[nodiscard]] bool wait_until_idle(std::chrono::nanoseconds limit);
+
   [[nodiscard]] bool on_pool_thread() const;
   // Threads started and not yet joined (never more than max_threads).
   [[nodiscard]] std::size_t thread_count() const;
@@ -99,6 +108,7 @@ class BlockingPool {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable all_idle_;  // for wait_until_idle
   std::deque<Job> queue_;
   std::vector<std::thread> threads_;
   std::size_t idle_ = 0;  // threads waiting on wake_

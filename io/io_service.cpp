@@ -84,6 +84,10 @@ FileService& IoService::files() noexcept {
   return impl_->files;
 }
 
+bool IoService::wait_for_file_work(std::chrono::nanoseconds limit) {
+  return impl_->pool.wait_until_idle(limit);
+}
+
 ProcessService& IoService::processes() noexcept {
   return impl_->processes;
 }

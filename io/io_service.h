@@ -161,6 +161,10 @@ class IoService {
   // thread; their requests follow rules 1-3 like the calls above.
   [[nodiscard]] FileService& files() noexcept;
   [[nodiscard]] ProcessService& processes() noexcept;
+  // Waits until no file job is queued or running, at most `limit`
+  // (BlockingPool::wait_until_idle); true unless the limit passed first.
+  // Not on the I/O thread or a pool thread.
+  [[nodiscard]] bool wait_for_file_work(std::chrono::nanoseconds limit);
 
   // Rule 6. Calls fn on the I/O thread each time `signal_number` arrives,
   // or once after `delay`, until shutdown. fn must not block for long.

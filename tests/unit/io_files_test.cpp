@@ -114,6 +114,29 @@ TEST(IoFiles, WriteAppendReadExistsDeleteRoundTrip) {
   wait_idle(io);
 }
 
+// The end of a program waits for file work nobody awaited
+// (IoService::wait_for_file_work): it returns once every queued job has
+// run and its callback returned, and gives up, false, while a job is
+// stuck.
+TEST(IoFiles, WaitingForFileWorkSeesEveryJobEnd) {
+  IoService io;
+  TempDir dir;
+  std::atomic<int> callbacks{0};
+  for (int i = 0; i < 200; ++i) {
+    io.files().write_file(dir.file("f" + std::to_string(i)), "x",
+                          [&callbacks](IoResult<void>) { callbacks.fetch_add(1); });
+  }
+  ASSERT_TRUE(io.wait_for_file_work(std::chrono::seconds(60)));
+  EXPECT_EQ(callbacks.load(), 200);
+
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  io.files().write_file(dir.file("stuck"), "x", [released](IoResult<void>) { released.wait(); });
+  EXPECT_FALSE(io.wait_for_file_work(std::chrono::milliseconds(20)));
+  release.set_value();
+  EXPECT_TRUE(io.wait_for_file_work(std::chrono::seconds(60)));
+}
+
 TEST(IoFiles, MissingFileReportsTheOsMessageAndThePath) {
   IoService io;
   TempDir dir;
