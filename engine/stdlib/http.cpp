@@ -57,9 +57,20 @@ HttpHeaders headers_from(const Value& v, const char* fn) {
   return headers;
 }
 
+// A field that comes more than once keeps every value, joined by ", " in
+// arrival order (RFC 9110, section 5.3), as Node and Go's Header.Values
+// give them; one value per name would drop the others.
 Value headers_to_map(const HttpHeaders& headers) {
   Value map = make_map();
-  for (const auto& [name, value] : headers) map.as<Map>()->set(name, make_string(value));
+  Map& m = *map.as<Map>();
+  for (const auto& [name, value] : headers) {
+    Value earlier;
+    if (m.find(name, earlier) && earlier.is(ObjType::String)) {
+      m.set(name, make_string(earlier.as<String>()->str() + ", " + value));
+    } else {
+      m.set(name, make_string(value));
+    }
+  }
   return map;
 }
 
