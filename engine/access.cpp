@@ -88,7 +88,14 @@ void set_path(const Value& container, const Value& key, Value value) {
 }
 
 Value update_path(const Value& container, const Value& key, Opcode op, const Value& operand) {
-  auto combine = [op, &operand](const Value& item) { return arithmetic(op, item, operand); };
+  auto combine = [op, &operand](const Value& item) {
+    int64_t sum = 0;
+    if (op == Opcode::ADD && item.is_int() && operand.is_int() &&
+        !__builtin_add_overflow(item.as_int(), operand.as_int(), &sum)) {
+      return Value::integer(sum);  // the common `+= n` without the call
+    }
+    return arithmetic(op, item, operand);
+  };
   if (container.is(ObjType::Array) && key.is_int()) {
     return container.as<Array>()->update(key.as_int(), combine);
   }

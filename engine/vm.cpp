@@ -89,6 +89,10 @@ int compare_swapped(const Value& a, const Value& b) {
 
 bool equal(const Value& a, const Value& b) {
   if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
+  // Strings are what `case` and `==` compare most after Ints.
+  if (a.is(ObjType::String) && b.is(ObjType::String)) {
+    return a.as<String>()->view() == b.as<String>()->view();
+  }
   return values_equal(a, b);
 }
 
