@@ -349,6 +349,14 @@ bool copied_by_value(const Value& v) {
 
 }  // namespace
 
+Value adopt_fresh_message(Value& fresh) {
+  if (fresh.is(ObjType::Array) && !fresh.as_object()->is_frozen() &&
+      fresh.as_object()->refcount() == 1 && fresh.as<Array>()->every(copied_by_value)) {
+    return std::move(fresh);
+  }
+  return copy_message(fresh);
+}
+
 Value copy_message(const Value& message) {
   if (copied_by_value(message)) return message;
   if (message.is(ObjType::Array)) {

@@ -242,5 +242,10 @@ void run_monitor(Runtime& runtime, const Value& callback, const Value& subject,
 // booleans, nil and frozen values as they are; unfrozen arrays and maps
 // copied deeply (shared parts and cycles stay shared within the copy).
 Value copy_message(const Value& message);
+// The message `fresh`, an array literal made for the send that nothing
+// else refers to (NativeCall::last_arg_fresh): taken as it is when all its
+// items cross by value (["ping" i]), which saves the copy; copied
+// otherwise, so a nested array still never reaches the receiver shared.
+Value adopt_fresh_message(Value& fresh);
 
 }  // namespace weft

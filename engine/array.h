@@ -64,6 +64,17 @@ class Array final : public Obj {
   template <class Combine>
   Value update(int64_t index, const Combine& combine);
 
+  // Whether pred(item) holds for every item (pred runs under the lock: it
+  // must only look at the item).
+  template <class Pred>
+  bool every(const Pred& pred) const {
+    auto guard = read_guard();
+    for (const Value& item : items_) {
+      if (!pred(item)) return false;
+    }
+    return true;
+  }
+
   // For the VM's iteration: the item at `index` if it exists.
   bool try_get(size_t index, Value& out) const;
 

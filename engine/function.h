@@ -138,6 +138,9 @@ struct NativeCall {
   // (ScriptTask rule 4): there is a task and the call's registers are
   // intact.
   bool can_park = false;
+  // The last argument is an array literal made for this call (INVOKE's
+  // kFlagFreshLastArg): no other reference to it exists or will.
+  bool last_arg_fresh = false;
   // What the interpreter does after the native returns.
   enum class Then : uint8_t {
     Continue,  // store the result and go on

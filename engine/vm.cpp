@@ -529,7 +529,8 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
       uint16_t call_base = 0;
       uint32_t call_count = 0;
       bool call_keywords = false;
-      bool call_rerunnable = true;  // see NativeCall::can_park
+      bool call_fresh_last = false;  // see NativeCall::last_arg_fresh
+      bool call_rerunnable = true;   // see NativeCall::can_park
       CallSite call_site;
 
 #ifdef WEFT_COMPUTED_GOTO
@@ -775,6 +776,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           call_base = ins.a;
           call_count = ins.b;
           call_keywords = (ins.flags & kFlagKeywords) != 0;
+          call_fresh_last = false;
           call_site.method = nullptr;
           call_rerunnable = true;
           goto do_call;
@@ -793,6 +795,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           }
           call_base = ins.a;
           call_keywords = (ins.flags & kFlagKeywords) != 0;
+          call_fresh_last = (ins.flags & kFlagFreshLastArg) != 0;
           call_site.method = nullptr;
           call_rerunnable = true;
           if (method != nullptr) {
@@ -1119,6 +1122,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         NativeCall call{runtime_, R + call_base + 1, count, keywords, task};
         call.callee = &native;
         call.can_park = task != nullptr && call_rerunnable;
+        call.last_arg_fresh = call_fresh_last;
         call.caller_proto = proto;
         call.caller_pc = static_cast<uint32_t>(pc - 1 - proto->code.data());
         Value result = native.fn()(call);

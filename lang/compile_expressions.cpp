@@ -542,7 +542,11 @@ void CodeGen::method_call(const Node& at, const Node& receiver, const std::strin
   auto [count, keywords] = arguments(at, args);
   uint32_t k = string_constant(method);
   if (k > 0xFFFF) fail(at, "too many constants in one function");
-  emit(at, Opcode::INVOKE, base, count, static_cast<uint16_t>(k), keywords ? kFlagKeywords : 0);
+  uint8_t flags = keywords ? kFlagKeywords : 0;
+  if (!keywords && !args.empty() && args.back()->kind == NodeKind::Array) {
+    flags |= kFlagFreshLastArg;
+  }
+  emit(at, Opcode::INVOKE, base, count, static_cast<uint16_t>(k), flags);
   if (base != dest) emit(at, Opcode::MOVE, dest, base);
   free_to(mark);
 }

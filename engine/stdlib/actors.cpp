@@ -56,15 +56,22 @@ Value spawn_actor(NativeCall& call) {
   return Value::adopt(actor);
 }
 
+// The message to post: the argument itself when it is a fresh literal that
+// may be taken without a copy (adopt_fresh_message), else a copy.
+Value message_arg(NativeCall& call) {
+  return call.last_arg_fresh && call.count == 2 ? adopt_fresh_message(call.args[1])
+                                                : copy_message(call.arg(1));
+}
+
 Value actor_send(NativeCall& call) {
   Actor& actor = actor_arg(call);
-  return Value::boolean(actor.post(copy_message(call.arg(1)), Value()));
+  return Value::boolean(actor.post(message_arg(call), Value()));
 }
 
 Value actor_send_expect_reply(NativeCall& call) {
   Actor& actor = actor_arg(call);
   Value reply = make_future(call.runtime);
-  (void)actor.post(copy_message(call.arg(1)), reply);
+  (void)actor.post(message_arg(call), reply);
   return reply;
 }
 

@@ -479,6 +479,23 @@ TEST(CompilerForms, PathsOnALocalReadItsOwnRegisterWithoutACopy) {
   EXPECT_EQ(updates, 1u) << disassemble(*f);
 }
 
+TEST(CompilerForms, AMethodCallMarksAnArrayLiteralAsItsFreshLastArgument) {
+  // (a .send ["ping" i]) may hand the literal over without a copy
+  // (engine/actor.h, adopt_fresh_message); a variable never is.
+  Unit u("(fn f [a i m] (a .send [\"ping\" i]) (a .send m) (a .send [i] ^k 1))");
+  ASSERT_FALSE(u.error) << describe(*u.error);
+  const Proto* f = nested_proto(*u.main);
+  ASSERT_NE(f, nullptr);
+  std::vector<uint8_t> fresh;
+  for (const Instr& ins : f->code) {
+    if (ins.op == Opcode::INVOKE) fresh.push_back(ins.flags & kFlagFreshLastArg);
+  }
+  ASSERT_EQ(fresh.size(), 3u) << disassemble(*f);
+  EXPECT_NE(fresh[0], 0) << disassemble(*f);
+  EXPECT_EQ(fresh[1], 0) << disassemble(*f);
+  EXPECT_EQ(fresh[2], 0) << disassemble(*f);  // with keywords the last is their map
+}
+
 TEST(CompilerForms, ACompoundAssignmentThroughAPathIsOneStep) {
   // The value first, then one UPDATEFIELD that reads, combines and writes
   // the item under the container's lock (engine/access.h update_path):
