@@ -14,7 +14,7 @@ namespace {
 // subcommand name (but not after FILE: that is the script's).
 void add_global_options(CLI::App& app, CommandLine& line) {
   app.add_option("--threads", line.threads, "Worker threads (default: one per core)")
-      ->check(CLI::Range(1, 1 << 16))
+      ->check(CLI::Range(1, 1024))
       ->type_name("N");
   app.add_flag("--stats", line.stats,
                "Print task, scheduler, I/O, memory and time statistics on stderr at exit");

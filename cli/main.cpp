@@ -2,10 +2,12 @@
 // its runner. Everything the engine reports comes back as a ProgramResult;
 // printing it, after the script's own output, is done here.
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <string>
@@ -63,6 +65,17 @@ class RunDiagnostics {
     // The dumps run on the I/O thread; they only read the suspended tasks
     // (engine/suspended_tasks.h rule 3), never stop the program.
     runtime.io().watch_signal(SIGQUIT, [&runtime] { print_error(dump_tasks(runtime)); });
+    // Interrupted or terminated, the program still writes what it printed
+    // (stdout is buffered when it is a file or a pipe), then dies of the
+    // signal as it would have, so the caller sees the same status.
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
+      runtime.io().watch_signal(signal_number, [&runtime, signal_number] {
+        runtime.flush_out();
+        std::fflush(stderr);
+        std::signal(signal_number, SIG_DFL);
+        std::raise(signal_number);
+      });
+    }
     if (line_.dump_tasks_after > 0) {
       auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::duration<double>(line_.dump_tasks_after));
@@ -121,7 +134,20 @@ int run_script(const CommandLine& line, std::function<void()> worker_entry) {
   runtime.flush_out();
   print_error(result.error);
   diagnostics.print_stats();
-  return write_trace(runtime, line, result.exit_code);
+  int status = write_trace(runtime, line, result.exit_code);
+  // Output that could not be written (a full disk) is an error, not a
+  // silent success.
+  if (std::ferror(stdout) != 0 || std::fflush(stdout) != 0) {
+    print_error(std::string("weft: cannot write standard output: ") + std::strerror(errno) + "\n");
+    if (status == kExitOk) status = kExitIoError;
+  }
+  if (result.tasks_left) {
+    // Tasks that stay deadlocked would keep the runtime's shutdown waiting
+    // for ever: end the process now, as (exit N) does.
+    std::fflush(stderr);
+    std::_Exit(status);
+  }
+  return status;
 }
 
 int start_repl(const CommandLine& line, std::function<void()> worker_entry) {

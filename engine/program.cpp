@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -80,6 +81,9 @@ class TopLevelFailure final : public Waiter {
   std::atomic<bool> reported_{false};
 };
 
+constexpr const char* kTasksLeft =
+    "weft: the deadlocked tasks did not end when cancelled; they are left";
+
 // How many times the tasks found waiting forever are cancelled before they
 // are left as they are: a task may catch the cancellation and wait again.
 constexpr int kDeadlockCancelRounds = 3;
@@ -106,7 +110,7 @@ std::string wait_for_program_end(Runtime& runtime, Future& main) {
     cancel_suspended_tasks(runtime);
     if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return report;
   }
-  return report + "weft: the deadlocked tasks did not end when cancelled; they are left\n";
+  return report + kTasksLeft + "\n";
 }
 
 // How long the end of a program waits for file work still running.
@@ -178,6 +182,7 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   if (!deadlock.empty()) {
     result.exit_code = kExitRuntimeError;
     result.error = deadlock;
+    result.tasks_left = deadlock.find(kTasksLeft) != std::string::npos;
     collect_unhandled(runtime, result);
     return result;
   }
@@ -202,6 +207,13 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
 ProgramResult run_file(Runtime& runtime, const std::string& path,
                        const std::function<void(const Value&)>& take_value) {
   std::ifstream in(path, std::ios::binary);
+  std::error_code ignored;
+  if (in && std::filesystem::is_directory(path, ignored)) {
+    ProgramResult result;
+    result.exit_code = kExitNoInput;
+    result.error = "weft: cannot run '" + path + "': " + std::strerror(EISDIR) + "\n";
+    return result;
+  }
   if (!in) {
     ProgramResult result;
     result.exit_code = kExitNoInput;

@@ -18,11 +18,16 @@ inline constexpr int kExitRuntimeError = 70;  // uncaught exception
 inline constexpr int kExitUsage = 64;
 inline constexpr int kExitNoInput = 66;       // file not found or unreadable
 inline constexpr int kExitCannotCreate = 73;  // an output file (--trace) cannot be written
+inline constexpr int kExitIoError = 74;       // standard output could not be written
 
 struct ProgramResult {
   int exit_code = kExitOk;
   std::string error;  // what was printed (or would be) on stderr
   Value value;        // the top level's value when it completed
+  // Deadlocked tasks that did not end when cancelled are still there: the
+  // caller must end the process without waiting for them (std::_Exit
+  // after flushing), as (exit N) does.
+  bool tasks_left = false;
 };
 
 // Compiles and runs `source` in `module`. Errors are formatted into

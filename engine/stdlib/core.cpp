@@ -117,6 +117,11 @@ Value exit_program(NativeCall& call) {
   if (!code.is_nil() && !code.is_int()) {
     throw_error(ExcClass::TypeException, "exit expects an Int, got " + type_name(code));
   }
+  // A process status is one byte: 256 would read as success.
+  if (code.is_int() && (code.as_int() < 0 || code.as_int() > 255)) {
+    throw_error(ExcClass::ArgumentException,
+                "exit status must be 0 to 255, got " + std::to_string(code.as_int()));
+  }
   call.runtime.flush_out();
   throw ExitRequest{code.is_int() ? static_cast<int>(code.as_int()) : 0};
 }

@@ -103,6 +103,40 @@ status=0
 expect_line "$tmp/out" '^64 190 5 true traced$'
 expect_line "$tmp/err" "^weft: cannot write trace '/nonexistent-dir/trace.json': No such file or directory$"
 
+# Interrupted while stdout is a file: what the program printed is written
+# before it dies of the signal (status 128 + 2).
+printf '(println "before")\n(loop 1)\n' > "$tmp/busy.weft"
+"$weft" "$tmp/busy.weft" > "$tmp/out" 2> "$tmp/err" &
+busy=$!
+for _ in $(seq 100); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+kill -INT "$busy"
+status=0
+wait "$busy" || status=$?
+[ "$status" = 130 ] || fail "SIGINT: status $status, expected 130"
+expect_line "$tmp/out" '^before$'
+
+# Deadlocked tasks that wait again in their finally blocks are reported
+# and left: the process still ends, status 70, the output kept.
+printf '(println "start")\n(try (await (new Future)) finally (await (new Future)))\n' > "$tmp/left.weft"
+status=0
+timeout 60 "$weft" "$tmp/left.weft" > "$tmp/out" 2> "$tmp/err" || status=$?
+[ "$status" = 70 ] || fail "tasks left: status $status, expected 70"
+expect_line "$tmp/out" '^start$'
+expect_line "$tmp/err" 'did not end when cancelled; they are left$'
+
+# Standard output that cannot be written is an error (74), not a success.
+status=0
+"$weft" "$here/stats_messages.weft" > /dev/full 2> "$tmp/err" || status=$?
+[ "$status" = 74 ] || fail "stdout on /dev/full: status $status, expected 74"
+expect_line "$tmp/err" '^weft: cannot write standard output: No space left on device$'
+
+# A directory given as the script: status 66 and why.
+status=0
+mkdir "$tmp/dir.weft"
+"$weft" "$tmp/dir.weft" > "$tmp/out" 2> "$tmp/err" || status=$?
+[ "$status" = 66 ] || fail "a directory as the script: status $status, expected 66"
+expect_line "$tmp/err" "^weft: cannot run '.*dir.weft': Is a directory$"
+
 if [ "$failures" -gt 0 ]; then
   echo "$failures check(s) failed"
   exit 1
