@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "engine/actor.h"
@@ -150,6 +151,17 @@ void Runtime::flush_out_if_pending() {
   // Relaxed: a stale false only delays the flush to the next suspension
   // or the end of the program; a stale true costs one lock.
   if (out_pending_.load(std::memory_order_relaxed)) flush_out();
+}
+
+void Runtime::fail_fatally(const char* message) noexcept {
+  try {
+    flush_out();
+  } catch (...) {
+    std::fflush(stdout);
+  }
+  std::fputs(message, stderr);
+  std::fflush(stderr);
+  std::_Exit(70);
 }
 
 void Runtime::flush_out() {

@@ -94,6 +94,10 @@ class Runtime {
   // that prints without awaiting still writes in large blocks.
   void write_out(std::string_view text);
   void flush_out();
+  // The last resort when the runtime itself cannot go on (memory ran out
+  // while a task's failure was being recorded): writes what the program
+  // printed, then `message` on stderr, and ends the process with status 70.
+  [[noreturn]] void fail_fatally(const char* message) noexcept;
   void flush_out_if_pending();
   // Tests capture output instead of writing it.
   void capture_output(std::string* sink) { capture_ = sink; }

@@ -1,6 +1,8 @@
 #include "engine/script_task.h"
 
 #include <cstdio>
+#include <exception>
+#include <new>
 
 #include "engine/actor.h"
 #include "engine/array.h"
@@ -136,6 +138,20 @@ void ScriptTask::end_park(bool leaving) {
   }
 }
 
+namespace {
+
+bool is_out_of_memory(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
 RunResult ScriptTask::run(std::uint32_t budget) {
   // Rule 5: before anything a report reads can change.
   if (suspended_link_.listed) runtime_.suspended_tasks().remove(*this);
@@ -166,9 +182,17 @@ RunResult ScriptTask::run(std::uint32_t budget) {
     runtime_.request_exit(exit.code);
     finish(true, make_exception(ExcClass::CancellationException, "the program exited"));
   } catch (...) {
-    // run() must not throw (task.h rule 7): anything unexpected fails the
-    // task rather than taking the process down.
-    finish(true, make_exception(ExcClass::RuntimeException, "internal error in task"));
+    // run() must not throw (task.h rule 7): anything unexpected (memory
+    // running out outside the interpreter's own handlers) fails the task
+    // rather than taking the process down; if even that cannot be done,
+    // the process ends with a message, its output written.
+    try {
+      const bool out_of_memory = is_out_of_memory(std::current_exception());
+      finish(true, make_exception(ExcClass::RuntimeException,
+                                  out_of_memory ? "out of memory" : "internal error in task"));
+    } catch (...) {
+      runtime_.fail_fatally("weft: out of memory; the program stops\n");
+    }
   }
   return RunResult::Completed;
 }
