@@ -26,7 +26,9 @@
 //      task that can still see the future stops awaiting it
 //      (cancel_if_abandoned): nobody could observe its result any more.
 //   6. A task's future is settled by its task alone: cancel() only asks the
-//      task to stop (once: `cancelling_` is exchanged), and the task,
+//      task to stop (once: `cancelling_` is exchanged; the ending task
+//      exchanges it too, so a cancel() that loses that race gives false
+//      and the future keeps the task's result), and the task,
 //      having thrown CancellationException and run its finally blocks,
 //      settles the future Cancelled when it ends, whatever it returned
 //      (LANGUAGE.md, section 4). So a task that awaits a cancelled task
@@ -72,9 +74,13 @@ class Future final : public Obj {
   // cancelled before. Any other future: settles it Cancelled and stops its
   // operation (rule 5).
   [[nodiscard]] bool cancel();
-  // Rule 6: cancel() was called on this task's future.
-  [[nodiscard]] bool cancelling() const { return cancelling_.load(std::memory_order_acquire); }
-  // Rule 6: the task, ending after its cancellation, settles the future.
+  // Rule 6: the task, as it ends, closes the future to cancel(): true when
+  // a cancel() came first (the task then calls settle_cancelled()); after
+  // it, cancel() gives false. One exchange decides a race between them.
+  [[nodiscard]] bool close_for_cancel() {
+    // acq_rel: pairs with cancel()'s exchange.
+    return cancelling_.exchange(true, std::memory_order_acq_rel);
+  }
   void settle_cancelled() { (void)settle(Outcome::Cancelled, Value()); }
 
   void mark_handled() { handled_.store(true, std::memory_order_relaxed); }

@@ -428,7 +428,7 @@ void ScriptTask::finish(bool failed, Value result) {
   if (future_.is(ObjType::Future)) {
     Future* f = future_.as<Future>();
     Value outcome = result;
-    if (f->cancelling()) {
+    if (f->close_for_cancel()) {
       f->settle_cancelled();  // Future rule 6: whatever the task gave
     } else if (failed) {
       (void)f->fail(std::move(result));
