@@ -15,11 +15,12 @@
 // (__http_handle handler raw) (engine/prelude.cpp): the task makes the
 // request map (__http_request), on its worker, and awaits the handler's
 // result when that is a future. The I/O thread is the server's one
-// serial stage, so the map's dozen allocations are kept off it. A waiter on the task's future turns
-// its outcome into the response: the map's ^status ^headers ^body, or a 500 whose cause is written
-// to stderr when the handler threw. No script code runs on the I/O thread. A running server keeps
-// the program alive, as in Node: serve starts a task that awaits the server's `stopped` future,
-// which .stop completes.
+// serial stage, so the map's dozen allocations are kept off it. A waiter
+// on the task's future turns its outcome into the response: the map's
+// ^status ^headers ^body, or a 500 whose cause is written to stderr when
+// the handler threw. No script code runs on the I/O thread. A running
+// server keeps the program alive, as in Node: serve starts a task that
+// awaits the server's `stopped` future, which .stop completes.
 #include <chrono>
 #include <cstdio>
 #include <memory>
