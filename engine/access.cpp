@@ -42,14 +42,14 @@ Value exception_field(const Exception& e, const Value& key) {
 
 }  // namespace
 
-Value get_path(const Value& container, const Value& key) {
+Value get_path(const Value& container, const Value& key, Reach reach) {
   if (container.is_nil()) return Value();
   if (container.is_object()) {
     switch (container.as_object()->type()) {
       case ObjType::Array:
-        return key.is_int() ? container.as<Array>()->get(key.as_int()) : Value();
+        return key.is_int() ? container.as<Array>()->get(key.as_int(), reach) : Value();
       case ObjType::Map:
-        return container.as<Map>()->get(key_as_text(key));
+        return container.as<Map>()->get(key_as_text(key), reach);
       case ObjType::String:
         return key.is_int() ? string_char(*container.as<String>(), key.as_int()) : Value();
       case ObjType::Range: {
@@ -71,23 +71,24 @@ Value get_path(const Value& container, const Value& key) {
   throw_error(ExcClass::TypeException, "cannot index " + type_name(container));
 }
 
-void set_path(const Value& container, const Value& key, Value value) {
+void set_path(const Value& container, const Value& key, Value value, Reach reach) {
   if (container.is(ObjType::Array)) {
     if (!key.is_int()) {
       throw_error(ExcClass::TypeException, "array index must be an Int, got " + type_name(key));
     }
-    container.as<Array>()->set(key.as_int(), std::move(value));
+    container.as<Array>()->set(key.as_int(), std::move(value), reach);
     return;
   }
   if (container.is(ObjType::Map)) {
     Value k = key.is(ObjType::String) ? key : make_string(key_as_text(key));
-    container.as<Map>()->set(std::move(k), std::move(value));
+    container.as<Map>()->set(std::move(k), std::move(value), reach);
     return;
   }
   throw_error(ExcClass::TypeException, "cannot assign into " + type_name(container));
 }
 
-Value update_path(const Value& container, const Value& key, Opcode op, const Value& operand) {
+Value update_path(const Value& container, const Value& key, Opcode op, const Value& operand,
+                  Reach reach) {
   auto combine = [op, &operand](const Value& item) {
     int64_t sum = 0;
     if (op == Opcode::ADD && item.is_int() && operand.is_int() &&
@@ -97,11 +98,11 @@ Value update_path(const Value& container, const Value& key, Opcode op, const Val
     return arithmetic(op, item, operand);
   };
   if (container.is(ObjType::Array) && key.is_int()) {
-    return container.as<Array>()->update(key.as_int(), combine);
+    return container.as<Array>()->update(key.as_int(), combine, reach);
   }
   if (container.is(ObjType::Map)) {
     Value k = key.is(ObjType::String) ? key : make_string(key_as_text(key));
-    return container.as<Map>()->update(std::move(k), combine);
+    return container.as<Map>()->update(std::move(k), combine, reach);
   }
   Value next = combine(get_path(container, key));
   set_path(container, key, next);

@@ -31,10 +31,11 @@ void Array::check_mutable() const {
   if (is_frozen()) throw_error(ExcClass::RuntimeException, "cannot modify a frozen Array");
 }
 
-// Rule 5: a frozen array is read without the lock.
-std::unique_lock<SpinLock> Array::read_guard() const {
+// Rules 5 and 7: a frozen array, or one reached through its only
+// reference, is read without the lock.
+std::unique_lock<SpinLock> Array::read_guard(Reach reach) const {
   std::unique_lock<SpinLock> guard(lock_, std::defer_lock);
-  if (!is_frozen()) guard.lock();
+  if (reach == Reach::Shared && !is_frozen()) guard.lock();
   return guard;
 }
 
@@ -43,14 +44,14 @@ size_t Array::size() const {
   return items_.size();
 }
 
-Value Array::get(int64_t index) const {
-  auto guard = read_guard();
+Value Array::get(int64_t index, Reach reach) const {
+  auto guard = read_guard(reach);
   int64_t at = resolve_index(index, items_.size());
   return at < 0 ? Value() : items_[at];
 }
 
-bool Array::try_get(size_t index, Value& out) const {
-  auto guard = read_guard();
+bool Array::try_get(size_t index, Value& out, Reach reach) const {
+  auto guard = read_guard(reach);
   if (index >= items_.size()) return false;
   out = items_[index];
   return true;
@@ -61,10 +62,10 @@ void Array::freeze() {
   set_flag(kFrozen);
 }
 
-void Array::set(int64_t index, Value value) {
+void Array::set(int64_t index, Value value, Reach reach) {
   Value old;
   {
-    std::lock_guard guard(lock_);
+    auto guard = write_guard(reach);
     check_mutable();
     int64_t at = position(index);
     if (at < 0) throw_out_of_range(index);

@@ -21,6 +21,11 @@
 //      script code, takes no lock and releases nothing: rule 2 holds);
 //      any other item is combined outside the lock and written only if
 //      the item is still the one read (the same bits), else read again.
+//   7. An operation given Reach::Sole (object.h rule 6: the caller holds
+//      the only reference, where no other task can read it) takes no
+//      lock: no other task can reach the array while it runs. The VM
+//      gives it for paths through a register (`state/0 += 1` on the state
+//      array an actor's handler was handed).
 #pragma once
 
 #include <cstdint>
@@ -39,10 +44,11 @@ class Array final : public Obj {
   explicit Array(std::vector<Value> items) : Obj(ObjType::Array), items_(std::move(items)) {}
 
   size_t size() const;
-  // Negative indexes count from the end; out of range gives nil.
-  Value get(int64_t index) const;
+  // Negative indexes count from the end; out of range gives nil. `reach`:
+  // rule 7.
+  Value get(int64_t index, Reach reach = Reach::Shared) const;
   // Negative indexes count from the end; out of range throws RuntimeException.
-  void set(int64_t index, Value value);
+  void set(int64_t index, Value value, Reach reach = Reach::Shared);
   void push(Value value);
   // Removes and gives the last item, or nil when empty.
   Value pop();
@@ -62,7 +68,7 @@ class Array final : public Obj {
   // code, no lock). An index out of range reads as nil, like get(), and
   // throws as set() does if combine gives a value for it.
   template <class Combine>
-  Value update(int64_t index, const Combine& combine);
+  Value update(int64_t index, const Combine& combine, Reach reach = Reach::Shared);
 
   // Whether pred(item) holds for every item (pred runs under the lock: it
   // must only look at the item).
@@ -76,7 +82,7 @@ class Array final : public Obj {
   }
 
   // For the VM's iteration: the item at `index` if it exists.
-  bool try_get(size_t index, Value& out) const;
+  bool try_get(size_t index, Value& out, Reach reach = Reach::Shared) const;
 
   void release_children(DestroyWorklist& worklist) override;
 
@@ -85,8 +91,15 @@ class Array final : public Obj {
   // The position of a script index (negative from the end), or -1.
   [[nodiscard]] int64_t position(int64_t index) const;
   [[noreturn]] void throw_out_of_range(int64_t index) const;
-  // Holds the lock, unless the array is frozen (rule 5).
-  std::unique_lock<SpinLock> read_guard() const;
+  // Holds the lock, unless the array is frozen (rule 5) or reached through
+  // its only reference (rule 7).
+  std::unique_lock<SpinLock> read_guard(Reach reach = Reach::Shared) const;
+  // Holds the lock, unless reached through its only reference (rule 7).
+  std::unique_lock<SpinLock> write_guard(Reach reach) const {
+    std::unique_lock<SpinLock> guard(lock_, std::defer_lock);
+    if (reach == Reach::Shared) guard.lock();
+    return guard;
+  }
 
   mutable SpinLock lock_;
   std::vector<Value> items_;
@@ -95,9 +108,9 @@ class Array final : public Obj {
 Value make_array(std::vector<Value> items = {});
 
 template <class Combine>
-Value Array::update(int64_t index, const Combine& combine) {
+Value Array::update(int64_t index, const Combine& combine, Reach reach) {
   {
-    std::lock_guard guard(lock_);
+    auto guard = write_guard(reach);
     const int64_t at = position(index);
     if (at >= 0 && items_[at].is_number()) {
       Value next = combine(items_[at]);
@@ -105,6 +118,13 @@ Value Array::update(int64_t index, const Combine& combine) {
       items_[at] = next;  // the old item is a number: nothing released
       return next;
     }
+  }
+  if (reach == Reach::Sole) {
+    // Rule 7: nobody else can change the item between the read and the
+    // write.
+    Value next = combine(get(index, reach));
+    set(index, next, reach);
+    return next;
   }
   for (;;) {
     Value item = get(index);

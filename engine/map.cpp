@@ -57,17 +57,17 @@ size_t Map::size() const {
   return live_;
 }
 
-bool Map::find(std::string_view key, Value& out) const {
-  std::lock_guard guard(lock_);
+bool Map::find(std::string_view key, Value& out, Reach reach) const {
+  auto held = guard(reach);
   const int64_t at = position_of(key);
   if (at < 0) return false;
   out = entries_[at].value;
   return true;
 }
 
-Value Map::get(std::string_view key) const {
+Value Map::get(std::string_view key, Reach reach) const {
   Value out;
-  find(key, out);
+  find(key, out, reach);
   return out;
 }
 
@@ -76,10 +76,10 @@ bool Map::contains(std::string_view key) const {
   return position_of(key) >= 0;
 }
 
-void Map::set(Value key, Value value) {
+void Map::set(Value key, Value value, Reach reach) {
   Value old;
   {
-    std::lock_guard guard(lock_);
+    auto held = guard(reach);
     check_mutable();
     if (Entry* entry = entry_of(key_text(key)); entry != nullptr) {
       old = std::move(entry->value);

@@ -13,10 +13,13 @@
 // release happens while it is held; compound work runs on a snapshot. A
 // compound assignment through a key is one step, as Array's (array.h rule
 // 6): update() combines a number under the lock, anything else outside it
-// and writes only if the value is still the one read.
+// and writes only if the value is still the one read. Given Reach::Sole
+// (object.h rule 6), find, get, set and update take no lock (array.h
+// rule 7).
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -34,17 +37,17 @@ class Map final : public Obj {
   Map() : Obj(ObjType::Map) {}
 
   size_t size() const;
-  bool find(std::string_view key, Value& out) const;
-  Value get(std::string_view key) const;  // nil when missing
+  bool find(std::string_view key, Value& out, Reach reach = Reach::Shared) const;
+  Value get(std::string_view key, Reach reach = Reach::Shared) const;  // nil when missing
   bool contains(std::string_view key) const;
   // `key` must be a String.
-  void set(Value key, Value value);
+  void set(Value key, Value value, Reach reach = Reach::Shared);
   void set(std::string_view key, Value value) { set(make_string(key), std::move(value)); }
   // The value at `key` (a String; nil when missing) becomes
   // combine(value), added at the end when missing, and is given back;
   // `combine` must be pure (no script code, no lock).
   template <class Combine>
-  Value update(Value key, const Combine& combine);
+  Value update(Value key, const Combine& combine, Reach reach = Reach::Shared);
   // False when `key` is missing; otherwise the value is moved into
   // `removed` when given.
   bool erase(std::string_view key, Value* removed = nullptr);
@@ -65,6 +68,12 @@ class Map final : public Obj {
     Value value;
   };
   void check_mutable() const;
+  // Holds the lock, unless reached through its only reference.
+  std::unique_lock<SpinLock> guard(Reach reach) const {
+    std::unique_lock<SpinLock> held(lock_, std::defer_lock);
+    if (reach == Reach::Shared) held.lock();
+    return held;
+  }
   void compact();
   static constexpr size_t kLinearEntries = 8;
   // The position of `key` in entries_, or -1.
@@ -84,10 +93,10 @@ class Map final : public Obj {
 Value make_map();
 
 template <class Combine>
-Value Map::update(Value key, const Combine& combine) {
+Value Map::update(Value key, const Combine& combine, Reach reach) {
   const std::string_view text = key.as<String>()->view();
   {
-    std::lock_guard guard(lock_);
+    auto held = guard(reach);
     Entry* entry = entry_of(text);
     if (entry != nullptr && entry->value.is_number()) {
       Value next = combine(entry->value);
@@ -95,6 +104,12 @@ Value Map::update(Value key, const Combine& combine) {
       entry->value = next;  // the old value is a number: nothing released
       return next;
     }
+  }
+  if (reach == Reach::Sole) {
+    // Nobody else can change the value between the read and the write.
+    Value next = combine(get(text, reach));
+    set(std::move(key), next, reach);
+    return next;
   }
   for (;;) {
     Value value = get(text);

@@ -17,6 +17,16 @@
 //   5. Destruction is iterative (destroy_object below): releasing the last
 //      reference to a list nested a million deep must not recurse on the
 //      C++ stack.
+//   6. A reference that is the object's only one (held_only_by(1), not
+//      immortal) and lives where no other task can read it (a register of
+//      the running fiber) is the only way to the object: no other task can
+//      reach it, or come to, except through what its holder does next.
+//      Operations through such a reference may skip the object's lock
+//      (Reach::Sole, array.h rule 7). The acquire load in held_only_by
+//      orders every earlier holder's accesses before them; whatever later
+//      hands the object to another task (a lock, a queue, a promise)
+//      orders them before that task's. Arrays and maps are in no weak
+//      registry (try_retain), so nothing else can revive a reference.
 #pragma once
 
 #include <atomic>
@@ -53,6 +63,12 @@ enum ObjFlag : uint8_t {
 };
 
 class Obj;
+
+// How an operation reaches the object it works on (rule 6).
+enum class Reach : uint8_t {
+  Shared,  // other tasks may hold it too: its lock orders the access
+  Sole,    // through its only reference, which no other task can read
+};
 
 // Collects the children of objects being destroyed, so that destruction of
 // a deep structure is a loop, not a recursion (rule 5). The first few
@@ -123,6 +139,11 @@ class Obj {
   // the object happen before the caller's changes.
   [[nodiscard]] bool held_only_by(uint32_t references) const {
     return refcount_.load(std::memory_order_acquire) == references;
+  }
+
+  // Rule 6, for a reference that no other task can read.
+  [[nodiscard]] Reach reach_through_private_reference() const {
+    return !is_immortal() && held_only_by(1) ? Reach::Sole : Reach::Shared;
   }
 
   bool is_frozen() const {

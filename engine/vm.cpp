@@ -851,23 +851,24 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           NEXT;
         }
         CASE(GETFIELD) {
-          R[ins.a] = get_path(R[ins.b], K[ins.c]);
+          R[ins.a] = get_path(R[ins.b], K[ins.c], reach_of_register(R[ins.b]));
           NEXT;
         }
         CASE(GETINDEX) {
-          R[ins.a] = get_path(R[ins.b], R[ins.c]);
+          R[ins.a] = get_path(R[ins.b], R[ins.c], reach_of_register(R[ins.b]));
           NEXT;
         }
         CASE(SETFIELD) {
-          set_path(R[ins.a], K[ins.b], R[ins.c]);
+          set_path(R[ins.a], K[ins.b], R[ins.c], reach_of_register(R[ins.a]));
           NEXT;
         }
         CASE(SETINDEX) {
-          set_path(R[ins.a], R[ins.b], R[ins.c]);
+          set_path(R[ins.a], R[ins.b], R[ins.c], reach_of_register(R[ins.a]));
           NEXT;
         }
         CASE(UPDATEFIELD) {
-          R[ins.a] = update_path(R[ins.b], K[ins.c], static_cast<Opcode>(ins.flags), R[ins.a]);
+          R[ins.a] = update_path(R[ins.b], K[ins.c], static_cast<Opcode>(ins.flags), R[ins.a],
+                                 reach_of_register(R[ins.b]));
           NEXT;
         }
         CASE(RANGE) {
@@ -902,7 +903,8 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           switch (coll.as_object()->type()) {
             case ObjType::Array: {
               Value item;
-              if (coll.as<Array>()->try_get(static_cast<size_t>(cursor), item)) {
+              if (coll.as<Array>()->try_get(static_cast<size_t>(cursor), item,
+                                            reach_of_register(coll))) {
                 R[ins.a + 2] = Value::integer(cursor);
                 R[ins.a + 3] = std::move(item);
                 R[ins.a + 1] = Value::integer(cursor + 1);
