@@ -87,6 +87,23 @@ class CodeGen {
     return emit(at, op, a, static_cast<uint16_t>(bx & 0xFFFF), static_cast<uint16_t>(bx >> 16),
                 flags);
   }
+  // RETURN of `reg`. When the instruction before it is a MOVE into `reg`
+  // (the last expression of a body, or of a branch of one), that MOVE
+  // becomes a RETURN of its source: the frame's registers die with it, so
+  // the value is moved out instead of copied (for an object, a locked
+  // count up now and one down when the register is next written: an
+  // actor's handler that ends with its `state`). The RETURN of `reg` stays
+  // after it for the jumps that land there (from the other branch).
+  void emit_return(const Node& at, uint16_t reg) {
+    std::vector<Instr>& code = fs_->proto->code;
+    if (!code.empty() && code.back().op == Opcode::MOVE && code.back().a == reg) {
+      Instr& move = code.back();
+      move.op = Opcode::RETURN;
+      move.a = move.b;
+      move.b = 0;
+    }
+    emit(at, Opcode::RETURN, reg);
+  }
   size_t here() const { return fs_->proto->code.size(); }
   // Points the jump at `index` to `target`.
   void patch(size_t index, size_t target) {

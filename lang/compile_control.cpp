@@ -509,7 +509,7 @@ void CodeGen::form_return(const Node& node, uint16_t dest) {
     emit(node, Opcode::LOADNIL, reg, 0);
   }
   leave_tries(node, 0);
-  emit(node, Opcode::RETURN, reg);
+  emit_return(node, reg);
   free_to(mark);
   (void)dest;
 }

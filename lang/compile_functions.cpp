@@ -198,7 +198,7 @@ Proto* CodeGen::function_body(const Node& node, const std::string& name, const N
   uint16_t result = alloc_reg(node);
   fs.scopes.back().top = fs.free_reg;
   block(node, body, result);
-  emit(body.empty() ? node : *body.back(), Opcode::RETURN, result);
+  emit_return(body.empty() ? node : *body.back(), result);
   pop_scope();
   fs_ = saved;
   proto->method_cache.make_slots(proto->constants.size());

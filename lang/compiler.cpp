@@ -68,7 +68,7 @@ Proto* CodeGen::compile_main(const std::vector<NodePtr>& program) {
       expr_discard(*body[i]);
     }
   }
-  emit(body.empty() ? at : *body.back(), Opcode::RETURN, result);
+  emit_return(body.empty() ? at : *body.back(), result);
   pop_scope();
   proto->method_cache.make_slots(proto->constants.size());
   return proto;
