@@ -723,11 +723,17 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           NEXT;
         }
         CASE(EQ) {
-          R[ins.a] = Value::boolean(equal(RKB(), RKC()));
+          const Value& b = RKB();
+          const Value& c = RKC();
+          const bool same = b.is_int() && c.is_int() ? b.as_int() == c.as_int() : equal(b, c);
+          R[ins.a] = Value::boolean(same);
           NEXT;
         }
         CASE(NE) {
-          R[ins.a] = Value::boolean(!equal(RKB(), RKC()));
+          const Value& b = RKB();
+          const Value& c = RKC();
+          const bool same = b.is_int() && c.is_int() ? b.as_int() == c.as_int() : equal(b, c);
+          R[ins.a] = Value::boolean(!same);
           NEXT;
         }
         CASE(LT) {
