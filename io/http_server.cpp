@@ -125,6 +125,8 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
 
   void read_request() noexcept;
   void read_header() noexcept;
+  void read_header_part() noexcept;
+  void on_header() noexcept;
   void read_body() noexcept;
   void on_read_error(const error_code& error) noexcept;
   void dispatch() noexcept;
@@ -160,6 +162,7 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   // runs, close() must leave the socket and the buffers alone.
   bool in_flight_ = false;
   Phase phase_ = Phase::Idle;
+  std::size_t header_bytes_ = 0;  // of the request's header parsed so far
 };
 
 // The shared state of one HttpResponder (rule 2).
@@ -378,39 +381,85 @@ void ServerConnection::read_request() noexcept {
 
 void ServerConnection::read_header() noexcept {
   phase_ = Phase::Header;
+  header_bytes_ = 0;
+  arm(server->options.header_timeout);  // for the whole header, not each part
+  read_header_part();
+}
+
+void ServerConnection::read_header_part() noexcept {
+  // Beast 1.74 checks header_limit against the bytes one put() is given,
+  // and the fields it has parsed leave the buffer, while its read loops
+  // (async_read_header, async_read_some) put until the header ends: a
+  // header of many short fields passed the limit (up to about twice it).
+  // So the header is put here, a read at a time, each put limited to what
+  // is left of the whole header's allowance.
+  const std::size_t limit = server->options.max_header_bytes;
+  while (buffer_.size() > 0) {
+    if (header_bytes_ >= limit) {
+      send_error(http::status::request_header_fields_too_large);
+      return;
+    }
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(limit - header_bytes_, UINT32_MAX)));
+    error_code error;
+    const std::size_t parsed = parser_->put(buffer_.data(), error);
+    header_bytes_ += parsed;
+    buffer_.consume(parsed);
+    if (error == http::error::need_more) {
+      // What is left of the allowance is in the buffer and the header has
+      // not ended within it (Beast's own test, on the whole header).
+      if (header_bytes_ + buffer_.size() >= limit) {
+        send_error(http::status::request_header_fields_too_large);
+        return;
+      }
+      break;
+    }
+    if (error) {
+      on_read_error(error);
+      return;
+    }
+    if (parser_->is_header_done()) {
+      on_header();
+      return;
+    }
+  }
   OperationCount count = begin_operation();
   if (!count) return;
-  arm(server->options.header_timeout);
   in_flight_ = true;
-  http::async_read_header(
-      *socket_, buffer_, *parser_,
-      [self = shared_from_this(), count = std::move(count)](const error_code& error, std::size_t) {
+  socket_->async_read_some(
+      buffer_.prepare(kFirstReadBytes), [self = shared_from_this(), count = std::move(count)](
+                                            const error_code& error, std::size_t bytes) {
         if (self->finish_io()) return;
         if (error) {
-          self->on_read_error(error);
+          self->on_read_error(error);  // end of stream or reset: the client left
           return;
         }
-        const auto& request = self->parser_->get();
-        const auto expect = request.find(http::field::expect);
-        if (expect != request.end() && !self->parser_->is_done() && request.version() >= 11 &&
-            equals_ignoring_case(to_std(expect->value()), "100-continue")) {
-          OperationCount write_count = self->begin_operation();
-          if (!write_count) return;
-          self->in_flight_ = true;
-          asio::async_write(
-              *self->socket_, asio::buffer(kContinue.data(), kContinue.size()),
-              [self, write_count = std::move(write_count)](const error_code& error, std::size_t) {
-                if (self->finish_io()) return;
-                if (error) {
-                  self->close();
-                  return;
-                }
-                self->read_body();
-              });
-          return;
-        }
-        self->read_body();
+        self->buffer_.commit(bytes);
+        self->read_header_part();
       });
+}
+
+void ServerConnection::on_header() noexcept {
+  const auto& request = parser_->get();
+  const auto expect = request.find(http::field::expect);
+  if (expect != request.end() && !parser_->is_done() && request.version() >= 11 &&
+      equals_ignoring_case(to_std(expect->value()), "100-continue")) {
+    OperationCount write_count = begin_operation();
+    if (!write_count) return;
+    in_flight_ = true;
+    asio::async_write(*socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this(), write_count = std::move(write_count)](
+                          const error_code& error, std::size_t) {
+                        if (self->finish_io()) return;
+                        if (error) {
+                          self->close();
+                          return;
+                        }
+                        self->read_body();
+                      });
+    return;
+  }
+  read_body();
 }
 
 void ServerConnection::read_body() noexcept {
