@@ -13,21 +13,13 @@
 #include "engine/exception.h"
 #include "engine/format.h"
 #include "engine/runtime.h"
+#include "engine/stdlib/native_args.h"
 #include "engine/stdlib/stdlib.h"
 #include "engine/string.h"
 
 namespace weft {
 
 namespace {
-
-const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn) {
-  const Value& v = call.arg(i);
-  if (!v.is(ObjType::String)) {
-    throw_error(ExcClass::TypeException,
-                std::string(fn) + " expects a String, got " + type_name(v));
-  }
-  return v.as<String>()->str();
-}
 
 [[noreturn]] void throw_io_error(const char* fn, const std::error_code& error,
                                  const std::string& path) {
@@ -70,14 +62,14 @@ void write_file(const char* fn, const std::string& path, std::string_view text, 
 
 Value read(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
-  return make_string(read_file("io/read", string_arg(call, 0, "io/read")));
+  return make_string(read_file("io/read", path_arg(call, 0, "io/read")));
 }
 
 // Lines without their "\n" (or "\r\n"); a final newline ends the last line
 // rather than starting an empty one.
 Value read_lines(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
-  std::string text = read_file("io/read_lines", string_arg(call, 0, "io/read_lines"));
+  std::string text = read_file("io/read_lines", path_arg(call, 0, "io/read_lines"));
   std::string_view rest = text;
   std::vector<Value> lines;
   while (!rest.empty()) {
@@ -92,26 +84,26 @@ Value read_lines(NativeCall& call) {
 
 Value write(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
-  write_file("io/write", string_arg(call, 0, "io/write"), string_arg(call, 1, "io/write"), "wb");
+  write_file("io/write", path_arg(call, 0, "io/write"), string_arg(call, 1, "io/write"), "wb");
   return Value();
 }
 
 Value append(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
-  write_file("io/append", string_arg(call, 0, "io/append"), string_arg(call, 1, "io/append"), "ab");
+  write_file("io/append", path_arg(call, 0, "io/append"), string_arg(call, 1, "io/append"), "ab");
   return Value();
 }
 
 Value exists(NativeCall& call) {
   std::error_code error;
-  bool found = std::filesystem::exists(string_arg(call, 0, "io/exists"), error);
+  bool found = std::filesystem::exists(path_arg(call, 0, "io/exists"), error);
   return Value::boolean(found && !error);
 }
 
 // Sorted names, without "." and "..".
 Value list_dir(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
-  const std::string& path = string_arg(call, 0, "io/list_dir");
+  const std::string& path = path_arg(call, 0, "io/list_dir");
   std::error_code error;
   std::filesystem::directory_iterator it(path, error);
   if (error) throw_io_error("io/list_dir", error, path);

@@ -75,7 +75,7 @@ Value strings_to_array(std::vector<std::string> items) {
 Value read_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/read_async";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   Value future = make_future(call.runtime);
   if (call.runtime.tracing())
     call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
@@ -89,7 +89,7 @@ Value read_async(NativeCall& call) {
 Value write_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/write_async";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   std::string text = string_arg(call, 1, fn);
   Value future = make_future(call.runtime);
   if (call.runtime.tracing())
@@ -101,7 +101,7 @@ Value write_async(NativeCall& call) {
 Value append_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/append_async";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   std::string text = string_arg(call, 1, fn);
   Value future = make_future(call.runtime);
   if (call.runtime.tracing())
@@ -113,7 +113,7 @@ Value append_async(NativeCall& call) {
 Value read_lines_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/read_lines_async";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   Value future = make_future(call.runtime);
   if (call.runtime.tracing())
     call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
@@ -125,7 +125,7 @@ Value read_lines_async(NativeCall& call) {
 Value list_dir_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/list_dir_async";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   Value future = make_future(call.runtime);
   if (call.runtime.tracing())
     call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
@@ -137,7 +137,7 @@ Value list_dir_async(NativeCall& call) {
 Value delete_async(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
   const char* fn = "io/delete_async";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   Value future = make_future(call.runtime);
   if (call.runtime.tracing())
     call.runtime.trace_io_begin(*future.as<Future>(), std::string(fn) + " " + path);
@@ -213,7 +213,7 @@ FileWriter& writer_arg(const NativeCall& call, const char* method) {
 // (io/writer path ^append false): the file is opened by the first write.
 Value open_writer(NativeCall& call) {
   const char* fn = "io/writer";
-  std::string path = string_arg(call, 0, fn);
+  std::string path = path_arg(call, 0, fn);
   bool append = false;
   if (call.keywords != nullptr) append = call.keywords->get("append").truthy();
   return Value::adopt(
@@ -248,7 +248,7 @@ class LineReaderObject final : public Resource {
 
 Value open_line_reader(NativeCall& call) {
   call.runtime.count(RuntimeEvent::FileOperation);
-  std::string path = string_arg(call, 0, "io/lines");
+  std::string path = path_arg(call, 0, "io/lines");
   return Value::adopt(new LineReaderObject(call.runtime.io().files().open_lines(std::move(path))));
 }
 

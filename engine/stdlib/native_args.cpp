@@ -18,6 +18,16 @@ const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn
   return v.as<String>()->str();
 }
 
+const std::string& path_arg(const NativeCall& call, uint32_t i, const char* fn) {
+  const std::string& path = string_arg(call, i, fn);
+  if (path.find('\0') != std::string::npos) {
+    std::string shown;
+    for (char c : path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    throw_error(ExcClass::IOError, std::string(fn) + ": the path holds a NUL byte: " + shown);
+  }
+  return path;
+}
+
 Value keyword_arg(const NativeCall& call, std::string_view name) {
   return call.keywords == nullptr ? Value() : call.keywords->get(name);
 }

@@ -17,6 +17,10 @@ struct NetError;
 
 // Argument `i` as text; TypeException "fn expects a String, got Int".
 const std::string& string_arg(const NativeCall& call, uint32_t i, const char* fn);
+// Argument `i` as a file path: a String without a NUL byte (the system
+// would read the path only up to it, and open another file); IOError
+// "fn: the path holds a NUL byte: abc\0def" otherwise.
+const std::string& path_arg(const NativeCall& call, uint32_t i, const char* fn);
 // The keyword argument `^name`, or nil.
 Value keyword_arg(const NativeCall& call, std::string_view name);
 // `^timeout` in seconds (Int or Float, 0 to 1e9), or none when not given.
