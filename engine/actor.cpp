@@ -26,14 +26,6 @@ Value actor_exception(const std::string& message) {
   return make_exception(ExcClass::ActorException, message);
 }
 
-std::string describe_failure(const Value& reason) {
-  if (reason.is(ObjType::Exception)) {
-    const Exception& e = *reason.as<Exception>();
-    return std::string(exc_class_name(e.cls())) + ": " + display(e.message());
-  }
-  return display(reason);
-}
-
 }  // namespace
 
 // ---- MonitorList -------------------------------------------------------------

@@ -493,4 +493,16 @@ int compare_values(const Value& a, const Value& b) {
   }
 }
 
+std::string describe_failure(const Value& reason) {
+  if (!reason.is(ObjType::Exception)) return display(reason);
+  const Exception& e = *reason.as<Exception>();
+  std::string text = std::string(exc_class_name(e.cls())) + ": " + display(e.message());
+  const Value trace = e.trace();
+  if (trace.is(ObjType::Array)) {
+    const Value top = trace.as<Array>()->get(0);
+    if (top.is(ObjType::String)) text += " (at " + display(top) + ")";
+  }
+  return text;
+}
+
 }  // namespace weft

@@ -18,6 +18,11 @@ std::string display(const Value& value);
 
 std::string format_float(double d);
 
+// A failure as an error report shows it: "RuntimeException: boom (at f
+// (x.weft:3:5))" for an exception, with where it was thrown (the first
+// frame of its trace) when it has a trace; the printed form otherwise.
+std::string describe_failure(const Value& reason);
+
 // One of Nil Bool Int Float String Array Map Range Function Exception's
 // class name, ...: what `typeof` gives.
 std::string type_name(const Value& value);

@@ -17,11 +17,7 @@ Future::~Future() {
 void Future::report_if_unhandled() {
   if (core_.outcome() == Outcome::Failure && !handled_.load(std::memory_order_relaxed)) {
     std::string where = origin();
-    std::string what = display(result_);
-    if (result_.is(ObjType::Exception)) {
-      const Exception& e = *result_.as<Exception>();
-      what = std::string(exc_class_name(e.cls())) + ": " + display(e.message());
-    }
+    const std::string what = describe_failure(result_);
     runtime_.report_unhandled(
         "unhandled failure in " +
         (where.empty() ? std::string("a future") : "task started at " + where) + ": " + what);

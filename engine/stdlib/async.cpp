@@ -101,13 +101,7 @@ Value future_mark_handled(NativeCall& call) {
 }
 
 Value report_callback_failure(NativeCall& call) {
-  const Value& e = call.arg(0);
-  std::string what = display(e);
-  if (e.is(ObjType::Exception)) {
-    what = std::string(exc_class_name(e.as<Exception>()->cls())) + ": " +
-           display(e.as<Exception>()->message());
-  }
-  call.runtime.report_unhandled("unhandled failure in callback: " + what);
+  call.runtime.report_unhandled("unhandled failure in callback: " + describe_failure(call.arg(0)));
   return Value();
 }
 
