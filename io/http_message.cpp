@@ -1,6 +1,8 @@
 // HttpHeaders helpers (io/http_message.h, io/http_fields.h).
 #include "io/http_message.h"
 
+#include <string>
+
 #include "io/http_fields.h"
 
 namespace weft {
@@ -24,6 +26,19 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
+}
+
+std::string response_problem(const HttpResponse& response) {
+  if (response.status < 200 || response.status > 999) {
+    return "status " + std::to_string(response.status) + " is not from 200 to 999";
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (!valid_field_name(name)) return "header name \"" + name + "\" is not a token";
+    if (!valid_field_value(value)) {
+      return "the value of header \"" + name + "\" holds a line break or a NUL";
+    }
+  }
+  return "";
 }
 
 const std::string* find_header(const HttpHeaders& headers, std::string_view name) {

@@ -31,6 +31,11 @@ struct HttpResponse {
   std::string body;
 };
 
+// Why `response` cannot be sent as a final response ("status 99 is not
+// from 200 to 999", "header name \"a b\" is not a token", ...), or "" when
+// it can. The server answers such a response with a 500 instead.
+[[nodiscard]] std::string response_problem(const HttpResponse& response);
+
 // The value of the first header named `name` (compared without case), or
 // nullptr.
 [[nodiscard]] const std::string* find_header(const HttpHeaders& headers, std::string_view name);

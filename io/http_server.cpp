@@ -580,11 +580,9 @@ void ServerConnection::respond(std::uint64_t request_id, HttpResponse response) 
     error_code ignored;
     socket_->cancel(ignored);  // only the watch is in flight now
   }
-  bool valid = response.status >= 200 && response.status <= 999;
-  for (const auto& [name, value] : response.headers) {
-    if (!valid_field_name(name) || !valid_field_value(value)) valid = false;
+  if (!response_problem(response).empty()) {
+    response = HttpResponse{500, {}, "the request handler gave an invalid response\n"};
   }
-  if (!valid) response = HttpResponse{500, {}, "the request handler gave an invalid response\n"};
 
   auto& message = response_.emplace();
   message.version(version_);

@@ -21,6 +21,7 @@
 // the handler threw. No script code runs on the I/O thread. A running
 // server keeps the program alive, as in Node: serve starts a task that
 // awaits the server's `stopped` future, which .stop completes.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -155,7 +156,8 @@ class ResponseWaiter final : public Waiter {
       // A cancelled handler (a timeout, which answered and said so, or the
       // server stopping) is not logged again.
       if (outcome == Outcome::Failure) {
-        std::fprintf(stderr, "http/serve: the handler failed: %s\n", display(f->result()).c_str());
+        std::fprintf(stderr, "http/serve: the handler failed: %s\n",
+                     describe_failure(f->result()).c_str());
       }
       return HttpResponse{500, {}, "internal server error\n"};
     }
@@ -167,12 +169,31 @@ class ResponseWaiter final : public Waiter {
     }
     const Map* m = result.as<Map>();
     HttpResponse response;
-    Value status = m->get("status");
-    response.status = status.is_int() ? static_cast<int>(status.as_int()) : 200;
+    const Value status = m->get("status");
+    if (!status.is_nil() && !status.is_int()) {
+      return refused("^status is " + type_name(status) + ", not an Int");
+    }
+    if (status.is_int()) {
+      // Clamped so that the check below reports it, whatever its size.
+      response.status = static_cast<int>(std::clamp<std::int64_t>(status.as_int(), -1, 1000));
+    }
     Value body = m->get("body");
     response.body = body.is_nil() ? std::string() : display(body);
-    response.headers = headers_from(m->get("headers"), "http/serve");
+    try {
+      response.headers = headers_from(m->get("headers"), "http/serve");
+    } catch (const ScriptError& error) {
+      return refused(error.message);
+    }
+    const std::string problem = response_problem(response);
+    if (!problem.empty()) return refused(problem);
     return response;
+  }
+
+  // A response the handler gave that cannot be sent: a 500, and why on
+  // stderr, as for a handler that throws.
+  static HttpResponse refused(const std::string& why) {
+    std::fprintf(stderr, "http/serve: the handler's response cannot be sent: %s\n", why.c_str());
+    return HttpResponse{500, {}, "internal server error\n"};
   }
 
   Value future_;
