@@ -117,17 +117,56 @@
 //   spawn            live+1, active+1   (before the task is queued)
 //   wake -> Submit   active+1           (before the task is queued)
 //   wake -> Revive   live+1, active+1   (before the task is queued)
-//   Dormant, Idle    live-1, active-1   (after transition_to_idle)
+//   Dormant, Idle    live-1, active-1   (after transition_to_idle; netted)
 //   Suspended, Idle  active-1           (after transition_to_idle)
-//   Completed        live-1, active-1   (after the task may be deleted)
-//   abandoned        live-1             (after the delete)
+//   Completed        live-1, active-1   (after the task may be deleted; netted)
+//   abandoned        live-1             (after the delete; netted when it is
+//                                        the run's IdleLastRef)
 //   hold / release   active+1 / active-1
-// One read-modify-write per task event, on a line of its own; an increment
-// always happens before the decrement it matches (it precedes the queueing
-// that leads to the run), so the fields never underflow. A suspended task
-// is live but not active. Each decrement that leaves a field at zero bumps
-// zero_epoch_ and notifies it (std::atomic::wait, a futex: no polling);
-// the waits re-check the counts after each wake-up.
+// At most one read-modify-write per task event, on a line of its own; an
+// increment always happens before the decrement it matches (it precedes
+// the queueing that leads to the run), so the fields never underflow. A
+// suspended task is live but not active. Each decrement that leaves a
+// field at zero bumps zero_epoch_ and notifies it (std::atomic::wait, a
+// futex: no polling); the waits re-check the counts after each wake-up.
+//
+// Count netting: a message passed along a chain of actors costs, per hop,
+// a Revive (+1, +1) of the receiver and a Dormant (-1, -1) of the sender,
+// on one worker; as two RMWs on a shared line they were a tenth of a hop.
+// So the decrements marked "netted" above, made by a worker at the end of
+// a run, are not made on counts_ at once:
+//   1. They add up in the run's WorkerContext (`uncounted`, a delta of the
+//      word). Only increments are made on counts_ at once, never deferred,
+//      so the word is never below the true count in either field: a wait
+//      may see zero later than it happens, never before.
+//   2. An increment made on that worker (a spawn or a wake by its running
+//      task) while `uncounted` holds an active unit takes the unit (both
+//      fields for a spawn or a Revive) from `uncounted` instead of adding
+//      to counts_: the word is left where it was, at or above the truth.
+//   3. run_entry flushes `uncounted` (one sub_counts) before it returns to
+//      oneTBB, which may put the worker to sleep, and before it carries its
+//      local tasks to another entry (the context is copied there); a
+//      Suspended run's decrement takes it along in the same RMW.
+//   4. No zero is missed: between a run's end and the flush, the worker
+//      either runs another task of its entry (scheduled, so counted live
+//      and active until that run ends) or flushes at once, so the true
+//      fields do not reach zero there; the flush's sub_counts bumps
+//      zero_epoch_ if the word reaches zero, as any decrement does.
+//   5. The release of the flush publishes the ended runs' writes to a
+//      waiter as each decrement's release did (it comes later in this
+//      thread's program order); a netted decrement never reaches the word,
+//      and the waiter sees no zero until a later decrement does.
+//   6. A word whose active field is zero is exact in both fields. Every
+//      uncounted active unit is in the word's active field, so none is
+//      pending anywhere; and `uncounted` holds live units without active
+//      ones only after a Submit took the last active unit (2), which
+//      happens while a task of the entry is still counted (the running
+//      one, or the one whose end is being recorded: run_one deletes a
+//      task before it adds its end); that end then adds an active unit
+//      back, or a Suspended run's RMW flushes it all.
+// So deadlock detection (Holds, below), which needs active == 0 with
+// live > 0 in one load, sees no stall that is not there, and sees one at
+// most one entry of runs after it begins (at the flush).
 //
 // Quiescence is a snapshot: an external thread may wake a task right after
 // wait_until_quiescent() saw active == 0. Only wakes made by a running task
@@ -149,9 +188,16 @@
 // Peaks: each thread that makes counts_ reach a new value sees it in the
 // result of its own read-modify-write; it records the live count after
 // spawns, and the suspended count (live - active + holds) after
-// suspensions, in its statistics slot (a max). The peak live is the exact
-// peak of the word; holds_ is a separate word, so the suspended peak may be
-// one off while holds are taken or released.
+// suspensions, in its statistics slot (a max). Both subtract the
+// recorder's own uncounted ends (Count netting): a spawn records the word
+// less them (a spawn that nets changes no word, so it loads it), and a
+// suspension's RMW takes them off first. So on one worker the peak live
+// is exact; with several it may exceed the truth by the ends other
+// workers have not flushed yet (at most a run entry's each), and so may
+// the suspended peak by the active units their wakes took from those. A
+// revived task is live again without a record (as it always was).
+// holds_ is a separate word, so the suspended peak may also be one off
+// while holds are taken or released.
 //
 // Statistics: per-worker slots, each on its own cache lines, written only
 // by the thread that holds that TBB arena slot (load + store, no
@@ -356,12 +402,14 @@ class Scheduler {
   static constexpr std::uint64_t kLiveOne = std::uint64_t{1} << 32;
   static constexpr std::uint64_t kActiveMask = kLiveOne - 1;
 
-  // Queues a task that is SCHEDULED and whose queue reference is taken.
-  void submit(Task& task, Route route);
+  // Queues a task that is SCHEDULED and whose queue reference is taken
+  // (`worker`: this_worker()).
+  void submit(Task& task, Route route, WorkerContext* worker);
   // Task::wake()/cancel() got Submit or Revive.
   void submit_woken(Task& task, WakeAction action);
-  // Ready, or Behind for every fair_wake_interval-th wake on a worker.
-  [[nodiscard]] Route wake_route() noexcept;
+  // Ready, or Behind for every fair_wake_interval-th wake on a worker
+  // (`worker`: this_worker()).
+  [[nodiscard]] Route wake_route(WorkerContext* worker) noexcept;
   // --trace: a flow from here (spawn or wake) to the task's next run.
   void trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept;
   // Task::unref() deleted a spawned task that never completed.
@@ -381,6 +429,12 @@ class Scheduler {
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;
   std::uint64_t sub_counts(std::uint64_t delta) noexcept;
+  // Count netting ("Task counts"): true if the increment `delta` cancelled
+  // against `worker`'s uncounted ends instead (`worker`: this_worker(),
+  // null outside the arena: false).
+  [[nodiscard]] bool net_increment(WorkerContext* worker, std::uint64_t delta) noexcept;
+  // Takes the context's uncounted ends off counts_ (one RMW, if any).
+  void flush_uncounted(WorkerContext& context) noexcept;
   // Raises the slot's `peak` to `value` if below (`worker`: this_worker()).
   void record_peak(WorkerContext* worker, Counter peak, std::uint64_t value) noexcept;
   template <class Done>
