@@ -366,6 +366,11 @@ void Scheduler::submit_woken(Task& task, WakeAction action) {
 
 Scheduler::Route Scheduler::wake_route(WorkerContext* worker) noexcept {
   if (worker == nullptr || fair_wake_interval_ == 0) return Route::Ready;
+  // "Why yields go Behind": a wake into an empty run-next slot pushes
+  // nothing into the deque, and Locality rule 3 bounds its chain.
+  if (worker->run_next == nullptr && worker_spawn_ == WorkerSpawn::LocalDeque) {
+    return Route::Ready;
+  }
   std::atomic<std::uint32_t>& n = stats_[worker->slot].wakes_queued;
   std::uint32_t queued;
   if (worker->slot < arena_slots_) {

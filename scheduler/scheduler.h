@@ -14,7 +14,8 @@
 //                                                    the worker's own deque (LIFO,
 //                                                    stolen FIFO)
 //   a worker, every fair_wake_interval-  Behind      task_arena::enqueue: the
-//     th wake; any Yielded task                      arena's shared FIFO stream
+//     th wake that finds its run-next                arena's shared FIFO stream
+//     slot taken; any Yielded task
 //   any other thread (I/O, host, main)   either      task_arena::enqueue
 //   an outside thread that batches       either      kept until its flush_batch(),
 //     (the I/O thread, see Batches)                  then one task_arena::enqueue
@@ -36,9 +37,15 @@
 // stream, so a yielding task put back on its deque would run again at once
 // and starve the rest. In the shared stream it queues behind all ready
 // work. For the same reason every fair_wake_interval-th wake made on a
-// worker goes Behind too: two tasks that keep waking each other would
-// otherwise keep their worker's deque non-empty forever and starve the
-// tasks that the I/O thread enqueued.
+// worker that finds the run-next slot taken (so that it would push a task
+// into the deque) goes Behind too: two tasks that keep waking each other
+// would otherwise keep their worker's deque non-empty forever and starve
+// the tasks that the I/O thread enqueued. A wake into an empty run-next
+// slot is not counted and always goes there: it adds nothing to the deque,
+// and Locality rule 3 sends the tasks of the slot Behind after at most
+// kLocalRunLimit runs. (An actor ring, each hop one such wake, would
+// otherwise leave its worker's local run every fair_wake_interval hops,
+// for a task_arena::enqueue, an allocation and a shared-stream take.)
 //
 // The run of one entry (run_task), by the worker that dequeued it:
 //   1. transition_to_running (task.h rule 1), then task.run(budget).
@@ -254,8 +261,9 @@ struct SchedulerOptions {
   unsigned workers = 0;           // 0: std::thread::hardware_concurrency()
   std::uint32_t budget = 10'000;  // handed to Task::run
   WorkerSpawn worker_spawn = WorkerSpawn::LocalDeque;
-  // Every Nth wake made on a worker goes to the shared stream (fairness);
-  // 0 disables that.
+  // Every Nth wake made on a worker that finds its run-next slot taken goes
+  // to the shared stream (fairness, see "Why yields go Behind"); 0
+  // disables that.
   unsigned fair_wake_interval = 32;
   // --trace: run segments, spawn and wake flows go here (it must outlive
   // the scheduler, and have a track per arena slot: max(workers, 2)).
@@ -380,7 +388,8 @@ class Scheduler {
   // Per-slot statistics; see "Statistics" above for who writes them.
   struct alignas(64) StatsSlot {
     std::atomic<std::uint64_t> counters[kCounterCount] = {};
-    // Wakes queued by this worker, for fair_wake_interval.
+    // Wakes queued by this worker into a taken run-next slot, for
+    // fair_wake_interval.
     std::atomic<std::uint32_t> wakes_queued{0};
   };
   struct WorkerContext;
@@ -407,8 +416,8 @@ class Scheduler {
   void submit(Task& task, Route route, WorkerContext* worker);
   // Task::wake()/cancel() got Submit or Revive.
   void submit_woken(Task& task, WakeAction action);
-  // Ready, or Behind for every fair_wake_interval-th wake on a worker
-  // (`worker`: this_worker()).
+  // Ready, or Behind for every fair_wake_interval-th wake on a worker that
+  // finds its run-next slot taken (`worker`: this_worker()).
   [[nodiscard]] Route wake_route(WorkerContext* worker) noexcept;
   // --trace: a flow from here (spawn or wake) to the task's next run.
   void trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept;
