@@ -37,7 +37,10 @@ struct Scheduler::WorkerContext {
 
   bool has_local() const noexcept { return run_next != nullptr || lingering_count != 0; }
   Task* take_local() noexcept {
-    if (run_next != nullptr) return std::exchange(run_next, nullptr);
+    // Locality rule 2: the oldest lingering task first while the FIFO is full.
+    if (run_next != nullptr && lingering_count < kLingerSlots) {
+      return std::exchange(run_next, nullptr);
+    }
     if (lingering_count == 0) return nullptr;
     Task* oldest = lingering[0];
     std::copy(lingering.begin() + 1, lingering.begin() + lingering_count, lingering.begin());

@@ -79,7 +79,13 @@
 //      looking at its empty mailbox once more before it ends) is kept in
 //      a FIFO of kLingerSlots on its worker, run after the run-next task:
 //      two actors that message each other then alternate on one worker
-//      without new activations. A full FIFO sends it Behind.
+//      without new activations. While the FIFO is full its oldest task
+//      runs before the run-next task: it has waited kLingerSlots runs
+//      since it lingered (in a chain of actors, where each run wakes the
+//      next and the slot is never empty, nothing else would take it out
+//      before the end of the entry, and each linger would cost a shared-
+//      stream enqueue). So the FIFO has room after every run; should it
+//      not (a carried context), the task goes Behind.
 //   3. After the entry's own run, the worker runs its local tasks (run-next
 //      first, then the lingering FIFO) in the same closure; after
 //      kLocalRunLimit runs it queues the rest Behind, together as one
