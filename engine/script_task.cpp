@@ -212,9 +212,18 @@ bool is_cancellation(const Value& exception) {
 
 RunResult ScriptTask::run_activation(Vm& vm, std::uint32_t budget) {
   if (!holds_actor_) {
-    // Rule 7a/b. acq_rel: acquires the activator's store (and the reference
-    // it took before); a spurious run finds nothing and stays dormant.
-    if (!activated_.exchange(false, std::memory_order_acq_rel)) return RunResult::Dormant;
+    // Rule 7a/b: a spurious run finds nothing and stays dormant. Acquire:
+    // pairs with the activator's release store (and the reference it took
+    // before). A load that misses a store being made now is not lost: the
+    // activator's wake, which follows its store, finds this run RUNNING and
+    // has the task run again (task.h rule 2), and that run's
+    // transition_to_running acquires the store.
+    if (!activated_.load(std::memory_order_acquire)) return RunResult::Dormant;
+    // Rule 7e: a plain store, not an exchange (a locked instruction per
+    // activation). Relaxed: it publishes nothing; the next run of this task
+    // sees it through the state word, and the next activator's store
+    // follows it through the mailbox lock.
+    activated_.store(false, std::memory_order_relaxed);
     // The reference the activator took (actor.h rule 6).
     Value actor = Value::adopt(actor_);
     holds_actor_ = true;

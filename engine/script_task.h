@@ -56,6 +56,13 @@
 //         free the actor.
 //      d. A handler's failure goes to Actor::failed; a cancellation of the
 //         task itself (the program is ending) ends the task.
+//      e. `activated_` is set only by make_activation and by an activator
+//         that got Activate, and cleared only by the run that begins the
+//         activation (7a). The next Activate needs the mailbox idle, which
+//         only that activation's own take makes, after the clear and under
+//         the mailbox lock; so every set is ordered after the clear before
+//         it, none can fall between a run's load and its clear, and the
+//         clear is a plain store rather than an exchange.
 #pragma once
 
 #include <atomic>
@@ -97,7 +104,7 @@ class ScriptTask final : public Task {
   // Begins the next activation of a made activation task (rule 7), after
   // the caller took the activation's reference to the actor. Any thread.
   void activate() {
-    // Release: pairs with the acquire exchange of the run that begins the
+    // Release: pairs with the acquire load of the run that begins the
     // activation, with the reference taken before it.
     activated_.store(true, std::memory_order_release);
     wake();

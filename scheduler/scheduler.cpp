@@ -29,10 +29,18 @@ struct Scheduler::WorkerContext {
   Task* run_next = nullptr;
   std::array<Task*, kLingerSlots> lingering{};  // oldest first
   unsigned lingering_count = 0;
+  // Count netting (scheduler.h, "Task counts"): the decrements of this
+  // entry's runs not yet taken off counts_, as a delta of the word (live
+  // field >= active field). Only this thread touches it; run_entry flushes
+  // it before it returns or carries the context away.
+  std::uint64_t uncounted = 0;
 
   bool has_local() const noexcept { return run_next != nullptr || lingering_count != 0; }
   Task* take_local() noexcept {
-    if (run_next != nullptr) return std::exchange(run_next, nullptr);
+    // Locality rule 2: the oldest lingering task first while the FIFO is full.
+    if (run_next != nullptr && lingering_count < kLingerSlots) {
+      return std::exchange(run_next, nullptr);
+    }
     if (lingering_count == 0) return nullptr;
     Task* oldest = lingering[0];
     std::copy(lingering.begin() + 1, lingering.begin() + lingering_count, lingering.begin());
@@ -135,6 +143,24 @@ std::uint64_t Scheduler::add_counts(std::uint64_t delta) noexcept {
   // queued, or for a hold before the outside work can complete), and the
   // waits act only on the decrements' releases.
   return counts_.fetch_add(delta, std::memory_order_relaxed) + delta;
+}
+
+bool Scheduler::net_increment(WorkerContext* worker, std::uint64_t delta) noexcept {
+  // Count netting: an increment this worker owes to counts_ may instead
+  // cancel a decrement it has not yet made there. The word then stays where
+  // it is, and it was at least the true count before, so it still is.
+  // `uncounted` holds (live, active) pairs and takes away active-only
+  // deltas, so its live field is never below its active field: a delta of
+  // kActiveOne or kLiveOne | kActiveOne fits whenever the active field does.
+  if (worker == nullptr || (worker->uncounted & kActiveMask) == 0) return false;
+  assert((worker->uncounted >> 32) >= (worker->uncounted & kActiveMask));
+  worker->uncounted -= delta;
+  return true;
+}
+
+void Scheduler::flush_uncounted(WorkerContext& context) noexcept {
+  if (context.uncounted == 0) return;
+  (void)sub_counts(std::exchange(context.uncounted, 0));
 }
 
 std::uint64_t Scheduler::sub_counts(std::uint64_t delta) noexcept {
@@ -298,11 +324,22 @@ void Scheduler::spawn(Task& task) {
   // Task rule 6: written before transition_to_spawned publishes it.
   task.scheduler_ = this;
   WorkerContext* worker = this_worker();
-  record_peak(worker, kPeakLive, add_counts(kLiveOne | kActiveOne) >> 32);
+  // "Peaks": the word's live field after the spawn, less what this worker
+  // has not yet taken off it.
+  std::uint64_t word;
+  if (net_increment(worker, kLiveOne | kActiveOne)) {
+    // Relaxed: a statistic; the word did not change, but the live tasks
+    // did, so the peak is read again.
+    word = counts_.load(std::memory_order_relaxed);
+  } else {
+    word = add_counts(kLiveOne | kActiveOne);
+  }
+  const std::uint64_t uncounted_live = worker != nullptr ? worker->uncounted >> 32 : 0;
+  record_peak(worker, kPeakLive, (word >> 32) - uncounted_live);
   count(worker, kSpawned);
   if (trace_ != nullptr) trace_flow_to(task, worker, /*first=*/true);
   task.state_.transition_to_spawned();
-  submit(task, Route::Ready);
+  submit(task, Route::Ready, worker);
 }
 
 void Scheduler::trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept {
@@ -321,16 +358,22 @@ void Scheduler::trace_flow_to(Task& task, WorkerContext* worker, bool first) noe
 }
 
 void Scheduler::submit_woken(Task& task, WakeAction action) {
+  WorkerContext* worker = this_worker();
   // A revived task is live again before it is queued (task.h rule 8).
-  add_counts(action == WakeAction::Revive ? kLiveOne | kActiveOne : kActiveOne);
-  count(kWakes);
-  if (trace_ != nullptr) trace_flow_to(task, this_worker(), /*first=*/false);
-  submit(task, wake_route());
+  const std::uint64_t delta = action == WakeAction::Revive ? kLiveOne | kActiveOne : kActiveOne;
+  if (!net_increment(worker, delta)) (void)add_counts(delta);
+  count(worker, kWakes);
+  if (trace_ != nullptr) trace_flow_to(task, worker, /*first=*/false);
+  submit(task, wake_route(worker), worker);
 }
 
-Scheduler::Route Scheduler::wake_route() noexcept {
-  WorkerContext* worker = this_worker();
+Scheduler::Route Scheduler::wake_route(WorkerContext* worker) noexcept {
   if (worker == nullptr || fair_wake_interval_ == 0) return Route::Ready;
+  // "Why yields go Behind": a wake into an empty run-next slot pushes
+  // nothing into the deque, and Locality rule 3 bounds its chain.
+  if (worker->run_next == nullptr && worker_spawn_ == WorkerSpawn::LocalDeque) {
+    return Route::Ready;
+  }
   std::atomic<std::uint32_t>& n = stats_[worker->slot].wakes_queued;
   std::uint32_t queued;
   if (worker->slot < arena_slots_) {
@@ -344,8 +387,7 @@ Scheduler::Route Scheduler::wake_route() noexcept {
   return queued % fair_wake_interval_ == 0 ? Route::Behind : Route::Ready;
 }
 
-void Scheduler::submit(Task& task, Route route) {
-  WorkerContext* worker = this_worker();
+void Scheduler::submit(Task& task, Route route, WorkerContext* worker) {
   const int origin = worker != nullptr ? static_cast<int>(worker->slot) : -1;
   Task* queued = &task;
   if (worker != nullptr && route == Route::Ready && worker_spawn_ == WorkerSpawn::LocalDeque) {
@@ -357,7 +399,7 @@ void Scheduler::submit(Task& task, Route route) {
     return;
   }
   if (worker == nullptr) {
-    count(kExternalSubmits);
+    count(worker, kExternalSubmits);
     if (tls_batch.scheduler == this) {  // Batches rule 1
       tls_batch.tasks.push_back(queued);
       if (tls_batch.tasks.size() >= kBatchLimit) flush_batch();
@@ -437,6 +479,7 @@ void Scheduler::run_entry(Task& first, int origin, WorkerContext context) noexce
   // there, each lingering on its own).
   for (unsigned runs = 1; context.has_local(); ++runs) {
     if (runs == kLocalRunLimit) {
+      flush_uncounted(context);  // the uncounted ends are this worker's, not the carried tasks'
       WorkerContext carried = std::exchange(context, WorkerContext{this, context.slot});
       const int from = static_cast<int>(carried.slot);
       arena_.enqueue(group_.defer([this, carried, from] {
@@ -448,6 +491,8 @@ void Scheduler::run_entry(Task& first, int origin, WorkerContext context) noexce
     }
     run_one(*context.take_local(), index, index, context);
   }
+  // Count netting: before oneTBB may put this worker to sleep.
+  flush_uncounted(context);
   tls_context = outer;
 }
 
@@ -490,20 +535,22 @@ void Scheduler::run_one(Task& task, int origin, int index, WorkerContext& contex
   // it leaves this thread's hands: each branch touches it last.
   switch (result) {
     case RunResult::Completed:
-      count(kCompleted);
+      count(&context, kCompleted);
       if (task.state_.transition_to_complete()) delete &task;
-      sub_counts(kLiveOne | kActiveOne);
+      context.uncounted += kLiveOne | kActiveOne;  // count netting
       break;
     case RunResult::Suspended:
       switch (task.state_.transition_to_idle()) {
         case IdleAction::Reschedule:
           // Task rule 2: woken while running. Same route as any wake.
-          count(kNotifiedReruns);
-          submit(task, wake_route());
+          count(&context, kNotifiedReruns);
+          submit(task, wake_route(&context), &context);
           break;
         case IdleAction::Idle: {
-          count(kSuspended);
-          const std::uint64_t now = sub_counts(kActiveOne);
+          count(&context, kSuspended);
+          // With this worker's uncounted ends, which the same RMW takes
+          // off: the peak below is then read from a word they do not skew.
+          const std::uint64_t now = sub_counts(kActiveOne + std::exchange(context.uncounted, 0));
           const std::uint64_t live = now >> 32;
           // Relaxed: a statistic; a hold taken or released at this very
           // moment may make it one off.
@@ -514,42 +561,42 @@ void Scheduler::run_one(Task& task, int origin, int index, WorkerContext& contex
           break;
         }
         case IdleAction::IdleLastRef:
-          count(kSuspended);
-          count(kAbandoned);
+          count(&context, kSuspended);
+          count(&context, kAbandoned);
           delete &task;
-          sub_counts(kLiveOne | kActiveOne);
+          context.uncounted += kLiveOne | kActiveOne;  // count netting
           break;
       }
       break;
     case RunResult::Dormant:
       switch (task.state_.transition_to_idle(/*dormant=*/true)) {
         case IdleAction::Reschedule:
-          count(kNotifiedReruns);
-          submit(task, wake_route());
+          count(&context, kNotifiedReruns);
+          submit(task, wake_route(&context), &context);
           break;
         case IdleAction::Idle:
-          count(kDormant);
-          sub_counts(kLiveOne | kActiveOne);
+          count(&context, kDormant);
+          context.uncounted += kLiveOne | kActiveOne;  // count netting
           break;
         case IdleAction::IdleLastRef:
           // Nobody can revive it; it was done with its work.
-          count(kDormant);
+          count(&context, kDormant);
           delete &task;
-          sub_counts(kLiveOne | kActiveOne);
+          context.uncounted += kLiveOne | kActiveOne;  // count netting
           break;
       }
       break;
     case RunResult::Yielded:
-      count(kPreempted);
+      count(&context, kPreempted);
       task.state_.transition_to_yielded();
-      submit(task, Route::Behind);
+      submit(task, Route::Behind, &context);
       break;
     case RunResult::Lingered:
       task.state_.transition_to_yielded();
       if (context.lingering_count < kLingerSlots) {
         context.lingering[context.lingering_count++] = &task;  // locality rule 2
       } else {
-        submit(task, Route::Behind);
+        submit(task, Route::Behind, &context);
       }
       break;
   }

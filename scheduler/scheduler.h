@@ -14,7 +14,8 @@
 //                                                    the worker's own deque (LIFO,
 //                                                    stolen FIFO)
 //   a worker, every fair_wake_interval-  Behind      task_arena::enqueue: the
-//     th wake; any Yielded task                      arena's shared FIFO stream
+//     th wake that finds its run-next                arena's shared FIFO stream
+//     slot taken; any Yielded task
 //   any other thread (I/O, host, main)   either      task_arena::enqueue
 //   an outside thread that batches       either      kept until its flush_batch(),
 //     (the I/O thread, see Batches)                  then one task_arena::enqueue
@@ -36,9 +37,15 @@
 // stream, so a yielding task put back on its deque would run again at once
 // and starve the rest. In the shared stream it queues behind all ready
 // work. For the same reason every fair_wake_interval-th wake made on a
-// worker goes Behind too: two tasks that keep waking each other would
-// otherwise keep their worker's deque non-empty forever and starve the
-// tasks that the I/O thread enqueued.
+// worker that finds the run-next slot taken (so that it would push a task
+// into the deque) goes Behind too: two tasks that keep waking each other
+// would otherwise keep their worker's deque non-empty forever and starve
+// the tasks that the I/O thread enqueued. A wake into an empty run-next
+// slot is not counted and always goes there: it adds nothing to the deque,
+// and Locality rule 3 sends the tasks of the slot Behind after at most
+// kLocalRunLimit runs. (An actor ring, each hop one such wake, would
+// otherwise leave its worker's local run every fair_wake_interval hops,
+// for a task_arena::enqueue, an allocation and a shared-stream take.)
 //
 // The run of one entry (run_task), by the worker that dequeued it:
 //   1. transition_to_running (task.h rule 1), then task.run(budget).
@@ -72,7 +79,13 @@
 //      looking at its empty mailbox once more before it ends) is kept in
 //      a FIFO of kLingerSlots on its worker, run after the run-next task:
 //      two actors that message each other then alternate on one worker
-//      without new activations. A full FIFO sends it Behind.
+//      without new activations. While the FIFO is full its oldest task
+//      runs before the run-next task: it has waited kLingerSlots runs
+//      since it lingered (in a chain of actors, where each run wakes the
+//      next and the slot is never empty, nothing else would take it out
+//      before the end of the entry, and each linger would cost a shared-
+//      stream enqueue). So the FIFO has room after every run; should it
+//      not (a carried context), the task goes Behind.
 //   3. After the entry's own run, the worker runs its local tasks (run-next
 //      first, then the lingering FIFO) in the same closure; after
 //      kLocalRunLimit runs it queues the rest Behind, together as one
@@ -117,17 +130,56 @@
 //   spawn            live+1, active+1   (before the task is queued)
 //   wake -> Submit   active+1           (before the task is queued)
 //   wake -> Revive   live+1, active+1   (before the task is queued)
-//   Dormant, Idle    live-1, active-1   (after transition_to_idle)
+//   Dormant, Idle    live-1, active-1   (after transition_to_idle; netted)
 //   Suspended, Idle  active-1           (after transition_to_idle)
-//   Completed        live-1, active-1   (after the task may be deleted)
-//   abandoned        live-1             (after the delete)
+//   Completed        live-1, active-1   (after the task may be deleted; netted)
+//   abandoned        live-1             (after the delete; netted when it is
+//                                        the run's IdleLastRef)
 //   hold / release   active+1 / active-1
-// One read-modify-write per task event, on a line of its own; an increment
-// always happens before the decrement it matches (it precedes the queueing
-// that leads to the run), so the fields never underflow. A suspended task
-// is live but not active. Each decrement that leaves a field at zero bumps
-// zero_epoch_ and notifies it (std::atomic::wait, a futex: no polling);
-// the waits re-check the counts after each wake-up.
+// At most one read-modify-write per task event, on a line of its own; an
+// increment always happens before the decrement it matches (it precedes
+// the queueing that leads to the run), so the fields never underflow. A
+// suspended task is live but not active. Each decrement that leaves a
+// field at zero bumps zero_epoch_ and notifies it (std::atomic::wait, a
+// futex: no polling); the waits re-check the counts after each wake-up.
+//
+// Count netting: a message passed along a chain of actors costs, per hop,
+// a Revive (+1, +1) of the receiver and a Dormant (-1, -1) of the sender,
+// on one worker; as two RMWs on a shared line they were a tenth of a hop.
+// So the decrements marked "netted" above, made by a worker at the end of
+// a run, are not made on counts_ at once:
+//   1. They add up in the run's WorkerContext (`uncounted`, a delta of the
+//      word). Only increments are made on counts_ at once, never deferred,
+//      so the word is never below the true count in either field: a wait
+//      may see zero later than it happens, never before.
+//   2. An increment made on that worker (a spawn or a wake by its running
+//      task) while `uncounted` holds an active unit takes the unit (both
+//      fields for a spawn or a Revive) from `uncounted` instead of adding
+//      to counts_: the word is left where it was, at or above the truth.
+//   3. run_entry flushes `uncounted` (one sub_counts) before it returns to
+//      oneTBB, which may put the worker to sleep, and before it carries its
+//      local tasks to another entry (the context is copied there); a
+//      Suspended run's decrement takes it along in the same RMW.
+//   4. No zero is missed: between a run's end and the flush, the worker
+//      either runs another task of its entry (scheduled, so counted live
+//      and active until that run ends) or flushes at once, so the true
+//      fields do not reach zero there; the flush's sub_counts bumps
+//      zero_epoch_ if the word reaches zero, as any decrement does.
+//   5. The release of the flush publishes the ended runs' writes to a
+//      waiter as each decrement's release did (it comes later in this
+//      thread's program order); a netted decrement never reaches the word,
+//      and the waiter sees no zero until a later decrement does.
+//   6. A word whose active field is zero is exact in both fields. Every
+//      uncounted active unit is in the word's active field, so none is
+//      pending anywhere; and `uncounted` holds live units without active
+//      ones only after a Submit took the last active unit (2), which
+//      happens while a task of the entry is still counted (the running
+//      one, or the one whose end is being recorded: run_one deletes a
+//      task before it adds its end); that end then adds an active unit
+//      back, or a Suspended run's RMW flushes it all.
+// So deadlock detection (Holds, below), which needs active == 0 with
+// live > 0 in one load, sees no stall that is not there, and sees one at
+// most one entry of runs after it begins (at the flush).
 //
 // Quiescence is a snapshot: an external thread may wake a task right after
 // wait_until_quiescent() saw active == 0. Only wakes made by a running task
@@ -149,9 +201,16 @@
 // Peaks: each thread that makes counts_ reach a new value sees it in the
 // result of its own read-modify-write; it records the live count after
 // spawns, and the suspended count (live - active + holds) after
-// suspensions, in its statistics slot (a max). The peak live is the exact
-// peak of the word; holds_ is a separate word, so the suspended peak may be
-// one off while holds are taken or released.
+// suspensions, in its statistics slot (a max). Both subtract the
+// recorder's own uncounted ends (Count netting): a spawn records the word
+// less them (a spawn that nets changes no word, so it loads it), and a
+// suspension's RMW takes them off first. So on one worker the peak live
+// is exact; with several it may exceed the truth by the ends other
+// workers have not flushed yet (at most a run entry's each), and so may
+// the suspended peak by the active units their wakes took from those. A
+// revived task is live again without a record (as it always was).
+// holds_ is a separate word, so the suspended peak may also be one off
+// while holds are taken or released.
 //
 // Statistics: per-worker slots, each on its own cache lines, written only
 // by the thread that holds that TBB arena slot (load + store, no
@@ -208,8 +267,9 @@ struct SchedulerOptions {
   unsigned workers = 0;           // 0: std::thread::hardware_concurrency()
   std::uint32_t budget = 10'000;  // handed to Task::run
   WorkerSpawn worker_spawn = WorkerSpawn::LocalDeque;
-  // Every Nth wake made on a worker goes to the shared stream (fairness);
-  // 0 disables that.
+  // Every Nth wake made on a worker that finds its run-next slot taken goes
+  // to the shared stream (fairness, see "Why yields go Behind"); 0
+  // disables that.
   unsigned fair_wake_interval = 32;
   // --trace: run segments, spawn and wake flows go here (it must outlive
   // the scheduler, and have a track per arena slot: max(workers, 2)).
@@ -334,7 +394,8 @@ class Scheduler {
   // Per-slot statistics; see "Statistics" above for who writes them.
   struct alignas(64) StatsSlot {
     std::atomic<std::uint64_t> counters[kCounterCount] = {};
-    // Wakes queued by this worker, for fair_wake_interval.
+    // Wakes queued by this worker into a taken run-next slot, for
+    // fair_wake_interval.
     std::atomic<std::uint32_t> wakes_queued{0};
   };
   struct WorkerContext;
@@ -356,12 +417,14 @@ class Scheduler {
   static constexpr std::uint64_t kLiveOne = std::uint64_t{1} << 32;
   static constexpr std::uint64_t kActiveMask = kLiveOne - 1;
 
-  // Queues a task that is SCHEDULED and whose queue reference is taken.
-  void submit(Task& task, Route route);
+  // Queues a task that is SCHEDULED and whose queue reference is taken
+  // (`worker`: this_worker()).
+  void submit(Task& task, Route route, WorkerContext* worker);
   // Task::wake()/cancel() got Submit or Revive.
   void submit_woken(Task& task, WakeAction action);
-  // Ready, or Behind for every fair_wake_interval-th wake on a worker.
-  [[nodiscard]] Route wake_route() noexcept;
+  // Ready, or Behind for every fair_wake_interval-th wake on a worker that
+  // finds its run-next slot taken (`worker`: this_worker()).
+  [[nodiscard]] Route wake_route(WorkerContext* worker) noexcept;
   // --trace: a flow from here (spawn or wake) to the task's next run.
   void trace_flow_to(Task& task, WorkerContext* worker, bool first) noexcept;
   // Task::unref() deleted a spawned task that never completed.
@@ -381,6 +444,12 @@ class Scheduler {
   // Both return the word after the change.
   std::uint64_t add_counts(std::uint64_t delta) noexcept;
   std::uint64_t sub_counts(std::uint64_t delta) noexcept;
+  // Count netting ("Task counts"): true if the increment `delta` cancelled
+  // against `worker`'s uncounted ends instead (`worker`: this_worker(),
+  // null outside the arena: false).
+  [[nodiscard]] bool net_increment(WorkerContext* worker, std::uint64_t delta) noexcept;
+  // Takes the context's uncounted ends off counts_ (one RMW, if any).
+  void flush_uncounted(WorkerContext& context) noexcept;
   // Raises the slot's `peak` to `value` if below (`worker`: this_worker()).
   void record_peak(WorkerContext* worker, Counter peak, std::uint64_t value) noexcept;
   template <class Done>

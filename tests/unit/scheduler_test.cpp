@@ -306,6 +306,58 @@ TEST(Scheduler, AWakeRacingTheDormantReturnIsNeverLost) {
   EXPECT_FALSE(as_fn(task).overlapped.load());
 }
 
+// Count netting (scheduler.h, "Task counts"): a token passed around a ring
+// of dormant tasks (as actors pass a message) revives each next one and
+// goes dormant, so every hop's +1/+1 cancels a -1/-1 the worker has not
+// yet made on the count word. The waits must still see exactly what is
+// true: no stall while the ring runs, the stall when the last holder of
+// the token suspends on a promise nobody settles, and the end after it.
+TEST(SchedulerCountNetting, ARingOfDormantTasksIsNeitherEndedNorStalledEarly) {
+  constexpr int kTasks = 100;
+  const int hops = kSanitized ? 5'000 : 100'000;
+  for (unsigned workers : {1u, 2u}) {
+    Scheduler scheduler(workers);
+    PromiseCore promise;
+    std::atomic<int> hop{0};
+    std::vector<TaskRef> ring(kTasks);
+    std::vector<std::atomic<bool>> has_token(kTasks);
+    for (int i = 0; i < kTasks; ++i) {
+      ring[i] = weft::make_task<FnTask>([&, i](FnTask& self) {
+        if (!has_token[i].exchange(false, std::memory_order_acq_rel)) return RunResult::Dormant;
+        if (hop.fetch_add(1, std::memory_order_relaxed) + 1 == hops) {
+          return self.waker.register_on(promise, self) == AddWaiterResult::Registered
+                     ? RunResult::Suspended
+                     : RunResult::Completed;
+        }
+        const int next = (i + 1) % kTasks;
+        has_token[next].store(true, std::memory_order_release);
+        ring[next]->wake();
+        return RunResult::Dormant;
+      });
+      scheduler.spawn(ring[i]);
+    }
+    EXPECT_EQ(scheduler.wait_until_ended_or_stalled(), EndOfWork::AllEnded);
+    scheduler.hold();  // the reviver is counted (task.h rule 8)
+    has_token[0].store(true, std::memory_order_release);
+    ring[0]->wake();
+    scheduler.release();
+    EXPECT_EQ(scheduler.wait_until_ended_or_stalled(), EndOfWork::Stalled) << workers;
+    EXPECT_EQ(hop.load(), hops) << workers;
+    EXPECT_EQ(scheduler.live_tasks(), 1u) << workers;
+    EXPECT_EQ(scheduler.active_tasks(), 0u) << workers;
+    ASSERT_TRUE(promise.try_settle(Outcome::Success));
+    EXPECT_EQ(scheduler.wait_until_ended_or_stalled(), EndOfWork::AllEnded) << workers;
+    EXPECT_EQ(scheduler.live_tasks(), 0u) << workers;
+    const auto stats = scheduler.stats();
+    EXPECT_EQ(stats.suspended, 1u) << workers;
+    // Revivals record no peak, and a word above the truth never goes past
+    // the spawns (each pending end had its increment there).
+    EXPECT_LE(stats.peak_live, static_cast<std::uint64_t>(kTasks)) << workers;
+    for (const TaskRef& task : ring) EXPECT_FALSE(as_fn(task).overlapped.load());
+    ring.clear();
+  }
+}
+
 // An outside thread that batches (the I/O thread does) keeps the tasks it
 // spawns and wakes until it flushes: none runs before (they are in its
 // thread-local list, nowhere a worker can look), each runs exactly once
