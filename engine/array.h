@@ -81,6 +81,15 @@ class Array final : public Obj {
     return true;
   }
 
+  // Rule 7, for the VM's paths through a register that holds the only
+  // reference: the item at `index` (negative from the end) itself, to read
+  // or to replace in place, or null when out of range. The caller must not
+  // replace an item of a frozen array (is_frozen()).
+  Value* sole_item(int64_t index) {
+    const int64_t at = position(index);
+    return at < 0 ? nullptr : &items_[static_cast<size_t>(at)];
+  }
+
   // For the VM's iteration: the item at `index` if it exists.
   bool try_get(size_t index, Value& out, Reach reach = Reach::Shared) const;
 

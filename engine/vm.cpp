@@ -857,7 +857,16 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           NEXT;
         }
         CASE(GETFIELD) {
-          R[ins.a] = get_path(R[ins.b], K[ins.c], reach_of_register(R[ins.b]));
+          const Value& container = R[ins.b];
+          const Reach reach = reach_of_register(container);
+          if (reach == Reach::Sole && container.is(ObjType::Array) && K[ins.c].is_int()) {
+            // `state/0` on an array only this register holds (array.h
+            // rule 7): the item, without the general path.
+            const Value* item = container.as<Array>()->sole_item(K[ins.c].as_int());
+            R[ins.a] = item != nullptr ? *item : Value();
+            NEXT;
+          }
+          R[ins.a] = get_path(container, K[ins.c], reach);
           NEXT;
         }
         CASE(GETINDEX) {
@@ -873,8 +882,24 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           NEXT;
         }
         CASE(UPDATEFIELD) {
-          R[ins.a] = update_path(R[ins.b], K[ins.c], static_cast<Opcode>(ins.flags), R[ins.a],
-                                 reach_of_register(R[ins.b]));
+          const Value& container = R[ins.b];
+          const Reach reach = reach_of_register(container);
+          if (reach == Reach::Sole && static_cast<Opcode>(ins.flags) == Opcode::ADD &&
+              container.is(ObjType::Array) && K[ins.c].is_int() && R[ins.a].is_int() &&
+              !container.as_object()->is_frozen()) {
+            // `(state/0 += 1)` on an array only this register holds (array.h
+            // rule 7): an Int item added to in place.
+            Value* item = container.as<Array>()->sole_item(K[ins.c].as_int());
+            int64_t sum = 0;
+            if (item != nullptr && item->is_int() &&
+                !__builtin_add_overflow(item->as_int(), R[ins.a].as_int(), &sum)) {
+              *item = Value::integer(sum);
+              R[ins.a] = Value::integer(sum);
+              NEXT;
+            }
+          }
+          R[ins.a] =
+              update_path(container, K[ins.c], static_cast<Opcode>(ins.flags), R[ins.a], reach);
           NEXT;
         }
         CASE(RANGE) {
