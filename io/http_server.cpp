@@ -10,6 +10,7 @@
 #include <optional>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "io/http_fields.h"
 #include "io/net_registry.h"
@@ -26,6 +27,9 @@ namespace {
 
 // How long Lingering lasts at most.
 constexpr std::chrono::seconds kLingerTime(2);
+// How often the server starts the hang-up watches of the connections whose
+// handler is still running (http_server.h, Handling).
+constexpr std::chrono::milliseconds kHangupSweep(50);
 constexpr std::size_t kFirstReadBytes = 16 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -57,6 +61,8 @@ class HttpServerState final : public NetResource {
   void stop_on_io_thread() noexcept;
   void close_for_shutdown() noexcept override { stop_on_io_thread(); }
   void on_connection_closed(ServerConnection* connection) noexcept;
+  // A connection began Handling: its hang-up watch starts at the next sweep.
+  void watch_at_next_sweep() noexcept;
   // Null once stopped.
   [[nodiscard]] const HttpHandler& handler() const noexcept { return handler_; }
 
@@ -78,12 +84,15 @@ class HttpServerState final : public NetResource {
  private:
   void accept(OperationCount count) noexcept;
   void on_accepted(const error_code& error, tcp::socket socket, OperationCount count) noexcept;
+  void sweep() noexcept;
 
   std::optional<tcp::acceptor> acceptor_;
   HttpHandler handler_;
   std::unordered_map<ServerConnection*, std::shared_ptr<ServerConnection>> connections_;
   bool paused_ = false;  // rule 4
   bool stopped_ = false;
+  TimerHandle sweep_timer_;
+  bool sweep_pending_ = false;
 };
 
 // One accepted connection (the phases of http_server.h). I/O thread only,
@@ -104,6 +113,10 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   void start() noexcept { read_request(); }
   void respond(std::uint64_t request_id, HttpResponse response) noexcept;
   void close() noexcept;
+  // Handling, and the hang-up watch waits for the server's next sweep.
+  [[nodiscard]] bool watch_due() const noexcept { return watch_due_; }
+  // The hang-up sweep: starts the watch if the handler is still running.
+  void on_hangup_sweep() noexcept;
 
   // Immutable.
   const std::shared_ptr<HttpServerState> server;
@@ -157,6 +170,7 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   bool keep_alive_ = false;
   bool head_request_ = false;
   bool watching_ = false;
+  bool watch_due_ = false;          // Handling, and the watch waits for the next sweep
   bool close_after_write_ = false;  // an error response: linger, then close
   // A read or write (not the hang-up watch) is in flight: until its handler
   // runs, close() must leave the socket and the buffers alone.
@@ -270,9 +284,32 @@ void HttpServerState::on_connection_closed(ServerConnection* connection) noexcep
   }
 }
 
+void HttpServerState::watch_at_next_sweep() noexcept {
+  if (sweep_pending_ || stopped_) return;
+  sweep_pending_ = true;
+  sweep_timer_ = registry->io().start_timer(
+      kHangupSweep, [weak = std::weak_ptr<NetResource>(shared_from_this())](bool fired) {
+        if (!fired) return;
+        if (auto self = weak.lock()) static_cast<HttpServerState&>(*self).sweep();
+      });
+}
+
+void HttpServerState::sweep() noexcept {
+  sweep_pending_ = false;
+  if (stopped_) return;
+  // Collected first: a watch may find the client gone and close the
+  // connection, which erases it from connections_.
+  std::vector<std::shared_ptr<ServerConnection>> due;
+  for (const auto& [key, connection] : connections_) {
+    if (connection->watch_due()) due.push_back(connection);
+  }
+  for (const auto& connection : due) connection->on_hangup_sweep();
+}
+
 void HttpServerState::stop_on_io_thread() noexcept {
   if (stopped_) return;
   stopped_ = true;
+  sweep_timer_.cancel();
   auto self = shared_from_this();
   error_code ignored;
   acceptor_->close(ignored);
@@ -533,6 +570,13 @@ void ServerConnection::dispatch() noexcept {
     }
   }
   // Still Handling: respond() always posts.
+  watch_due_ = true;
+  server->watch_at_next_sweep();
+}
+
+void ServerConnection::on_hangup_sweep() noexcept {
+  if (!watch_due_ || phase_ != Phase::Handling) return;
+  watch_due_ = false;
   watch_for_hangup();
 }
 
@@ -575,6 +619,7 @@ void ServerConnection::watch_for_hangup() noexcept {
 
 void ServerConnection::respond(std::uint64_t request_id, HttpResponse response) noexcept {
   if (phase_ != Phase::Handling || request_id != request_id_) return;  // rule 3
+  watch_due_ = false;
   if (watching_) {
     watching_ = false;
     error_code ignored;
