@@ -171,6 +171,9 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   bool head_request_ = false;
   bool watching_ = false;
   bool watch_due_ = false;          // Handling, and the watch waits for the next sweep
+  // The responder of the request in Handling, for handler_timeout; weak,
+  // since the responder holds this connection.
+  std::weak_ptr<HttpResponderState> handling_;
   bool close_after_write_ = false;  // an error response: linger, then close
   // A read or write (not the hang-up watch) is in flight: until its handler
   // runs, close() must leave the socket and the buffers alone.
@@ -202,6 +205,15 @@ class HttpResponderState {
     return send(std::move(response));
   }
 
+  // I/O thread only: set during the handler's call, run by the connection.
+  void set_on_timeout(std::function<void()> callback) { on_timeout_ = std::move(callback); }
+  // The handler's time ran out: a 503 for it, and its callback, unless it
+  // has answered already.
+  void time_out() {
+    if (!respond(HttpResponse{503, {}, "the handler timed out\n"})) return;
+    if (on_timeout_) on_timeout_();
+  }
+
  private:
   bool send(HttpResponse response) {
     return connection_->server->registry->submit(
@@ -212,6 +224,7 @@ class HttpResponderState {
   const std::shared_ptr<ServerConnection> connection_;
   const std::uint64_t request_id_;
   std::atomic<bool> responded_{false};
+  std::function<void()> on_timeout_;  // I/O thread only
 };
 
 // ---------------------------------------------------------------------------
@@ -385,6 +398,13 @@ void ServerConnection::on_timer() noexcept {
 
 void ServerConnection::on_timeout() noexcept {
   if (phase_ == Phase::Closed) return;
+  if (phase_ == Phase::Handling) {
+    // handler_timeout: the connection stays; the 503 is written as any
+    // response is.
+    disarm();
+    if (auto state = handling_.lock()) state->time_out();
+    return;
+  }
   if (phase_ != Phase::Lingering) add(server->timed_out, 1);
   close();  // the operation in flight completes with operation_aborted
 }
@@ -538,7 +558,11 @@ void ServerConnection::on_read_error(const error_code& error) noexcept {
 
 void ServerConnection::dispatch() noexcept {
   phase_ = Phase::Handling;
-  disarm();
+  if (server->options.handler_timeout.count() > 0) {
+    arm(server->options.handler_timeout);
+  } else {
+    disarm();
+  }
   auto& message = parser_->get();
   keep_alive_ = message.keep_alive();
   head_request_ = message.method() == http::verb::head;
@@ -562,7 +586,9 @@ void ServerConnection::dispatch() noexcept {
   ++request_id_;
   add(server->requests, 1);
   {
-    HttpResponder responder(std::make_shared<HttpResponderState>(shared_from_this(), request_id_));
+    auto state = std::make_shared<HttpResponderState>(shared_from_this(), request_id_);
+    handling_ = state;
+    HttpResponder responder(std::move(state));
     try {
       handler(std::move(request), responder);
     } catch (...) {
@@ -620,6 +646,7 @@ void ServerConnection::watch_for_hangup() noexcept {
 void ServerConnection::respond(std::uint64_t request_id, HttpResponse response) noexcept {
   if (phase_ != Phase::Handling || request_id != request_id_) return;  // rule 3
   watch_due_ = false;
+  handling_.reset();
   if (watching_) {
     watching_ = false;
     error_code ignored;
@@ -756,6 +783,10 @@ HttpResponder::HttpResponder(std::shared_ptr<HttpResponderState> state) noexcept
 
 bool HttpResponder::respond(HttpResponse response) const {
   return state_ != nullptr && state_->respond(std::move(response));
+}
+
+void HttpResponder::on_timeout(std::function<void()> callback) const {
+  if (state_ != nullptr) state_->set_on_timeout(std::move(callback));
 }
 
 HttpServer::HttpServer(std::shared_ptr<HttpServerState> state) noexcept

@@ -27,15 +27,14 @@
 //   Body      reading the body (Content-Length or chunked); body_timeout.
 //             Over max_body_bytes: 413, as soon as a Content-Length says so.
 //             "Expect: 100-continue" is answered before the body is read.
-//   Handling  the handler has the request; no timeout (a handler may take
-//             as long as it needs). The socket is watched for the client
-//             hanging up, which closes the connection. As in Go's
-//             net/http, a client that only shuts down its sending side
-//             counts as hung up: its response is dropped. The watch starts
-//             at the server's next hang-up sweep (every kHangupSweep, while
-//             handlers run), not at once: most handlers answer before it,
-//             and a watch costs the I/O thread two system calls (a peek
-//             and an epoll_ctl) and a cancellation per request.
+//   Handling  the handler has the request; handler_timeout, when set (by
+//             default none: a handler may take as long as it needs): a 503
+//             is sent for it and its responder's on_timeout runs. The socket is watched for the
+//             client hanging up, which closes the connection. As in Go's net/http, a client that
+//             only shuts down its sending side counts as hung up: its response is dropped. The
+//             watch starts at the server's next hang-up sweep (every kHangupSweep, while handlers
+//             run), not at once: most handlers answer before it, and a watch costs the I/O thread
+//             two system calls (a peek and an epoll_ctl) and a cancellation per request.
 //   Writing   sending the response; write_timeout.
 //   Lingering after an error response or "Connection: close": this side is
 //             shut down and what the client still sends is read and
@@ -104,7 +103,10 @@ struct HttpServerOptions {
   std::chrono::nanoseconds header_timeout = std::chrono::seconds(10);  // Header phase
   std::chrono::nanoseconds body_timeout = std::chrono::seconds(60);    // Body phase
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(60);   // Writing phase
-  std::size_t max_connections = 1024;                                  // rule 4
+  // Handling phase; zero: none. Over it the server answers 503 for the
+  // handler and runs the responder's on_timeout callback.
+  std::chrono::nanoseconds handler_timeout{0};
+  std::size_t max_connections = 1024;  // rule 4
 };
 
 // Counts since the server started. Written only by the I/O thread; each is
@@ -132,6 +134,12 @@ class HttpResponder {
   // if this was the first call and the server took it; that does not mean
   // the client got it. Any thread.
   bool respond(HttpResponse response) const;
+
+  // What runs, on the I/O thread, if HttpServerOptions::handler_timeout
+  // passes first and the server answers 503 for the handler (a script
+  // binding cancels the handler's task there). Set it from the handler's
+  // own call, which runs on the I/O thread; once.
+  void on_timeout(std::function<void()> callback) const;
 
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
 

@@ -135,12 +135,9 @@ class HttpServerObject final : public ServiceResource {
 // Turns the handler task's outcome into the response (see the top).
 class ResponseWaiter final : public Waiter {
  public:
-  ResponseWaiter(Value future, HttpResponder responder, TimerHandle deadline)
-      : future_(std::move(future)),
-        responder_(std::move(responder)),
-        deadline_(std::move(deadline)) {}
+  ResponseWaiter(Value future, HttpResponder responder)
+      : future_(std::move(future)), responder_(std::move(responder)) {}
   void on_settled(Outcome outcome) noexcept override {
-    deadline_.cancel();
     try {
       (void)responder_.respond(make_response(outcome));
     } catch (...) {
@@ -198,7 +195,6 @@ class ResponseWaiter final : public Waiter {
 
   Value future_;
   HttpResponder responder_;
-  TimerHandle deadline_;
 };
 
 // A request on its way from the I/O thread to its handler's task.
@@ -259,6 +255,7 @@ Value serve(NativeCall& call) {
     handler_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(seconds));
   }
+  options.handler_timeout = handler_timeout;
   Runtime& runtime = call.runtime;
   Value handle = builtin_named(runtime, "__http_handle");
   NetResult<HttpServer> server = http_serve(
@@ -270,18 +267,16 @@ Value serve(NativeCall& call) {
             ScriptTask::spawn(runtime, handle, {handler, std::move(raw)}, false, nullptr, 0, {});
         Future* f = task.as<Future>();
         f->mark_handled();  // the waiter reports a failure
-        TimerHandle deadline = runtime.io().start_timer(
-            handler_timeout, [task, responder, handler_timeout](bool fired) mutable {
-              if (fired && responder.respond(HttpResponse{503, {}, "the handler timed out\n"})) {
-                std::fprintf(stderr,
-                             "http/serve: the handler did not answer within %.3g s; "
-                             "answered 503 and cancelled it\n",
-                             std::chrono::duration<double>(handler_timeout).count());
-                (void)task.as<Future>()->cancel();
-              }
-              task = Value();
-            });
-        auto* waiter = new ResponseWaiter(task, std::move(responder), std::move(deadline));
+        // ^handler_timeout: the server answers 503 for the handler (the
+        // connection's own deadline, no timer per request), then this.
+        responder.on_timeout([task, handler_timeout] {
+          std::fprintf(stderr,
+                       "http/serve: the handler did not answer within %.3g s; "
+                       "answered 503 and cancelled it\n",
+                       std::chrono::duration<double>(handler_timeout).count());
+          (void)task.as<Future>()->cancel();
+        });
+        auto* waiter = new ResponseWaiter(task, std::move(responder));
         if (f->core().add_waiter(*waiter) == AddWaiterResult::AlreadySettled) {
           waiter->on_settled(f->outcome());
         }

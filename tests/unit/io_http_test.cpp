@@ -384,6 +384,45 @@ TEST(IoHttp, ClientTimeoutAndCancelStopTheRequest) {
   }
 }
 
+// handler_timeout: a handler that has not answered gets a 503 sent for it
+// by the connection's own deadline, its on_timeout runs once, a late
+// answer is dropped, and the connection serves the next request.
+TEST(IoHttp, HandlerTimeoutAnswers503AndRunsTheCallbackOnce) {
+  IoService io;
+  std::mutex mutex;
+  std::vector<HttpResponder> held;
+  std::atomic<int> timeouts{0};
+  HttpServerOptions options{.host = "127.0.0.1"};
+  options.handler_timeout = std::chrono::milliseconds(100);
+  NetResult<HttpServer> server =
+      http_serve(io, options, [&](HttpRequest request, HttpResponder responder) {
+        if (request.path == "/quick") {
+          (void)responder.respond(HttpResponse{200, {}, "quick"});
+          return;
+        }
+        responder.on_timeout([&timeouts] { timeouts.fetch_add(1); });
+        std::lock_guard lock(mutex);
+        held.push_back(std::move(responder));
+      });
+  ASSERT_TRUE(server.ok());
+  std::optional<Response> slow = get(io, url(server.value(), "/slow"));
+  ASSERT_TRUE(slow.has_value() && slow->ok());
+  EXPECT_EQ(slow->value().status, 503);
+  EXPECT_EQ(slow->value().body, "the handler timed out\n");
+  EXPECT_EQ(timeouts.load(), 1);
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_FALSE(held.front().respond(HttpResponse{200, {}, "late"}));
+  }
+  std::optional<Response> quick = get(io, url(server.value(), "/quick"));
+  ASSERT_TRUE(quick.has_value() && quick->ok());
+  EXPECT_EQ(quick->value().status, 200);
+  EXPECT_EQ(timeouts.load(), 1);
+  server.value().stop();
+  wait_idle(io);
+}
+
 TEST(IoHttp, ClientReportsServersThatMisbehave) {
   IoService io;
   struct Case {
