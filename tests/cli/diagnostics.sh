@@ -17,6 +17,22 @@ fail() {
   failures=$((failures + 1))
 }
 
+# catches PID SIGNAL_NUMBER: waits (at most 20 s) until process PID is weft
+# (exec has happened) and has its handler for the signal installed (weft
+# installs them on its I/O thread once it runs, so a signal sent earlier
+# would kill it with the default action). False if it never does.
+catches() {
+  local pid=$1 number=$2 mask
+  for _ in $(seq 1 400); do
+    if [ "$(readlink -f "/proc/$pid/exe" 2> /dev/null)" = "$(readlink -f "$weft")" ]; then
+      mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$pid/status" 2> /dev/null)
+      if [ -n "$mask" ] && (((16#$mask >> (number - 1)) & 1)); then return 0; fi
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
 # expect_line FILE REGEX: some line of FILE matches the extended regex.
 expect_line() {
   if ! grep -Eq -- "$2" "$1"; then
@@ -68,6 +84,7 @@ expect_line "$tmp/err" '^    at worker \(.*dump_waits.weft:4:'
 # kill -QUIT: the same dump, on demand, and the program goes on.
 "$weft" "$here/dump_waits.weft" 3000 > "$tmp/out" 2> "$tmp/err" &
 pid=$!
+catches "$pid" 3 || fail "dump_waits never caught SIGQUIT"
 # Wait until the workers are suspended (the script prints nothing before),
 # then ask for dumps until one has all four tasks.
 for _ in $(seq 1 100); do
@@ -105,10 +122,12 @@ expect_line "$tmp/err" "^weft: cannot write trace '/nonexistent-dir/trace.json':
 
 # Interrupted while stdout is a file: what the program printed is written
 # before it dies of the signal (status 128 + 2).
-printf '(println "before")\n(loop 1)\n' > "$tmp/busy.weft"
+# The script writes a file once "before" is printed (into stdout's buffer).
+printf '(println "before")\n(io/write "%s" "")\n(loop 1)\n' "$tmp/printed" > "$tmp/busy.weft"
 "$weft" "$tmp/busy.weft" > "$tmp/out" 2> "$tmp/err" &
 busy=$!
-for _ in $(seq 100); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+catches "$busy" 2 || fail "busy.weft never caught SIGINT"
+for _ in $(seq 1 400); do [ -e "$tmp/printed" ] && break; sleep 0.05; done
 kill -INT "$busy"
 status=0
 wait "$busy" || status=$?
