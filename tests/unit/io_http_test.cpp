@@ -490,6 +490,46 @@ TEST(IoHttp, ServerKeepsAliveAndAnswersPipelinedRequestsInOrder) {
   wait_idle(io);
 }
 
+// The response bytes the server formats itself: the status line of the
+// request's version, the handler's fields but those the server sets
+// (Content-Length, Transfer-Encoding, Connection), Connection where the
+// version's default differs, Content-Length but for 204 and 304 (RFC 9110
+// section 8.6: none in a 204; Beast's serializer sent "Content-Length: 0").
+TEST(IoHttp, ResponsesAreFormattedAsHttp11And10Expect) {
+  IoService io;
+  NetResult<HttpServer> served = http_serve(
+      io, HttpServerOptions{.host = "127.0.0.1"}, [](HttpRequest request, HttpResponder responder) {
+        if (request.path == "/empty") {
+          (void)responder.respond(HttpResponse{204, {{"X-A", "1"}}, "dropped"});
+          return;
+        }
+        (void)responder.respond(HttpResponse{201,
+                                             {{"X-A", "1"},
+                                              {"content-length", "99"},
+                                              {"Transfer-Encoding", "chunked"},
+                                              {"Connection", "keep-alive"}},
+                                             "made"});
+      });
+  ASSERT_TRUE(served.ok());
+  HttpServer server = served.value();
+  RawClient client(server.port());
+  ASSERT_TRUE(client.send("GET /new HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.read_response(),
+            "HTTP/1.1 201 Created\r\nX-A: 1\r\nContent-Length: 4\r\n\r\nmade");
+  ASSERT_TRUE(client.send("GET /empty HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.read_until_text("\r\n\r\n"), "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+  ASSERT_TRUE(client.send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  EXPECT_EQ(client.read_response(),
+            "HTTP/1.0 201 Created\r\nX-A: 1\r\nConnection: keep-alive\r\n"
+            "Content-Length: 4\r\n\r\nmade");
+  ASSERT_TRUE(client.send("GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(client.read_until_close(),
+            "HTTP/1.1 201 Created\r\nX-A: 1\r\nConnection: close\r\n"
+            "Content-Length: 4\r\n\r\nmade");
+  server.stop();
+  wait_idle(io);
+}
+
 TEST(IoHttp, ServerAnswersHeadWithoutABodyAndExpectContinue) {
   IoService io;
   HttpServer server = describing_server(io);
