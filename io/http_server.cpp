@@ -681,9 +681,9 @@ void ServerConnection::format_head(unsigned version, int status, const HttpHeade
   // What Beast's serializer wrote for a string body after keep_alive() and
   // prepare_payload(): the status line, the handler's fields but those the
   // server sets, "Connection" when it differs from the version's default,
-  // and Content-Length (none for 204 and 304). Formatted here: Beast's
-  // buffer sequences cost the I/O thread several thousand instructions per
-  // response.
+  // and Content-Length, except that a 204 or 304 has none (RFC 9110
+  // section 8.6; Beast wrote 0). Formatted here: Beast's buffer sequences
+  // cost the I/O thread several thousand instructions per response.
   std::string& head = response_head_;
   head.clear();
   head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
