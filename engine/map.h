@@ -42,6 +42,9 @@ class Map final : public Obj {
   bool contains(std::string_view key) const;
   // `key` must be a String.
   void set(Value key, Value value, Reach reach = Reach::Shared);
+  // Room for `entries` entries without growing; for a map being made, which
+  // nobody else can reach yet.
+  void reserve(size_t entries) { entries_.reserve(entries); }
   void set(std::string_view key, Value value) { set(make_string(key), std::move(value)); }
   // The value at `key` (a String; nil when missing) becomes
   // combine(value), added at the end when missing, and is given back;

@@ -65,12 +65,15 @@ HttpHeaders headers_from(const Value& v, const char* fn) {
 Value headers_to_map(const HttpHeaders& headers) {
   Value map = make_map();
   Map& m = *map.as<Map>();
+  // Only this function holds the new map: no lock (object.h rule 6).
+  m.reserve(headers.size());
   for (const auto& [name, value] : headers) {
     Value earlier;
-    if (m.find(name, earlier) && earlier.is(ObjType::String)) {
-      m.set(name, make_string(earlier.as<String>()->str() + ", " + value));
+    if (m.find(name, earlier, Reach::Sole) && earlier.is(ObjType::String)) {
+      m.set(make_string(name), make_string(earlier.as<String>()->str() + ", " + value),
+            Reach::Sole);
     } else {
-      m.set(name, make_string(value));
+      m.set(make_string(name), make_string(value), Reach::Sole);
     }
   }
   return map;
@@ -214,12 +217,17 @@ class RawRequest final : public Resource {
 Value request_map(HttpRequest request) {
   Value map = make_map();
   Map* m = map.as<Map>();
-  m->set("method", make_string(std::move(request.method)));
-  m->set("path", make_string(std::move(request.path)));
-  m->set("query", make_string(std::move(request.query)));
-  m->set("headers", headers_to_map(request.headers));
-  m->set("body", make_string(std::move(request.body)));
-  m->set("remote", make_string(std::move(request.remote_address)));
+  // Only this function holds the new map: no lock (object.h rule 6).
+  m->reserve(6);
+  const auto set = [m](std::string_view key, Value value) {
+    m->set(make_string(key), std::move(value), Reach::Sole);
+  };
+  set("method", make_string(std::move(request.method)));
+  set("path", make_string(std::move(request.path)));
+  set("query", make_string(std::move(request.query)));
+  set("headers", headers_to_map(request.headers));
+  set("body", make_string(std::move(request.body)));
+  set("remote", make_string(std::move(request.remote_address)));
   return map;
 }
 
