@@ -136,6 +136,8 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   void stop_timer() noexcept;
   void on_timer() noexcept;
   void on_timeout() noexcept;
+  // close() during Handling: see the definition.
+  void keep_handler_deadline() noexcept;
 
   void read_request() noexcept;
   void read_header() noexcept;
@@ -784,13 +786,35 @@ void ServerConnection::discard_until_eof() noexcept {
 
 void ServerConnection::close() noexcept {
   if (phase_ == Phase::Closed) return;
+  const bool handling = phase_ == Phase::Handling;
   phase_ = Phase::Closed;
   auto self = shared_from_this();
+  if (handling) keep_handler_deadline();
   stop_timer();
   error_code ignored;
   socket_->close(ignored);  // the operation in flight completes with operation_aborted
   if (!in_flight_) release();
   server->on_connection_closed(this);
+}
+
+void ServerConnection::keep_handler_deadline() noexcept {
+  // The connection closes (the client left, the server stopped) while its
+  // handler runs: the handler's time limit is the handler's, so it goes on
+  // in a timer of its own, which the connection's deadline saved until now
+  // (a handler that never answers must still be cancelled, or its task
+  // would live for ever and keep the program alive).
+  auto state = handling_.lock();
+  if (!state || server->options.handler_timeout.count() <= 0 ||
+      deadline_ == Clock::time_point::max()) {
+    return;
+  }
+  const auto left =
+      std::max<std::chrono::nanoseconds>(deadline_ - Clock::now(), std::chrono::nanoseconds(0));
+  (void)server->registry->io().start_timer(
+      left, [weak = std::weak_ptr<HttpResponderState>(state)](bool fired) {
+        if (!fired) return;
+        if (auto responder = weak.lock()) responder->time_out();
+      });
 }
 
 bool ServerConnection::finish_io() noexcept {
