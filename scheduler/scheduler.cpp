@@ -473,12 +473,16 @@ void Scheduler::run_entry(Task& first, int origin, WorkerContext context) noexce
   void* const outer = std::exchange(tls_context, &context);
   run_one(first, origin, index, context);
   // Locality rules 2 and 3: what the runs left to run here, then, after
-  // kLocalRunLimit runs, back to oneTBB with the rest carried together in
-  // one entry behind all queued work (queued one by one, two tasks that
-  // hand work to each other could land on different workers and stay
-  // there, each lingering on its own).
+  // kLocalRunLimit runs and kLocalRunTime, back to oneTBB with the rest
+  // carried together in one entry behind all queued work (queued one by
+  // one, two tasks that hand work to each other could land on different
+  // workers and stay there, each lingering on its own).
+  std::chrono::steady_clock::time_point limit_reached{};
   for (unsigned runs = 1; context.has_local(); ++runs) {
-    if (runs == kLocalRunLimit) {
+    const bool look = runs % kLocalRunLimit == 0;
+    const auto now = look ? std::chrono::steady_clock::now() : limit_reached;
+    if (runs == kLocalRunLimit) limit_reached = now;
+    if (look && now - limit_reached >= kLocalRunTime) {
       flush_uncounted(context);  // the uncounted ends are this worker's, not the carried tasks'
       WorkerContext carried = std::exchange(context, WorkerContext{this, context.slot});
       const int from = static_cast<int>(carried.slot);

@@ -42,8 +42,8 @@
 // would otherwise keep their worker's deque non-empty forever and starve
 // the tasks that the I/O thread enqueued. A wake into an empty run-next
 // slot is not counted and always goes there: it adds nothing to the deque,
-// and Locality rule 3 sends the tasks of the slot Behind after at most
-// kLocalRunLimit runs. (An actor ring, each hop one such wake, would
+// and Locality rule 3 sends the tasks of the slot Behind after about
+// kLocalRunTime. (An actor ring, each hop one such wake, would
 // otherwise leave its worker's local run every fair_wake_interval hops,
 // for a task_arena::enqueue, an allocation and a shared-stream take.)
 //
@@ -87,12 +87,17 @@
 //      stream enqueue). So the FIFO has room after every run; should it
 //      not (a carried context), the task goes Behind.
 //   3. After the entry's own run, the worker runs its local tasks (run-next
-//      first, then the lingering FIFO) in the same closure; after
-//      kLocalRunLimit runs it queues the rest Behind, together as one
-//      entry (so that two tasks handing work to each other move to another
-//      worker together, not one each), and returns to oneTBB, so tasks the
-//      I/O thread enqueued (which oneTBB takes only when the local deque is
-//      empty) are not starved.
+//      first, then the lingering FIFO) in the same closure; once it has
+//      made kLocalRunLimit runs and then run for kLocalRunTime more (it
+//      reads the clock every kLocalRunLimit runs, so short entries never
+//      do), it queues the rest Behind, together as one entry (so that two
+//      tasks handing work to each other move to another worker together,
+//      not one each), and returns to oneTBB, so tasks the I/O thread
+//      enqueued (which oneTBB takes only when the local deque is empty)
+//      wait at most about kLocalRunTime. The time, not a count alone: each
+//      hand-back wakes an idle worker to take the entry, and an actor ring
+//      (a run of a microsecond or less per hop) handed back every 64 runs
+//      spent a sixth of its time at two workers on that.
 //
 // Batches
 // -------
@@ -248,6 +253,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -404,6 +410,7 @@ class Scheduler {
   // tasks before the worker goes back to oneTBB.
   static constexpr unsigned kLingerSlots = 4;
   static constexpr unsigned kLocalRunLimit = 64;
+  static constexpr std::chrono::microseconds kLocalRunTime{500};
   // Batches rules 1 and 2: tasks per enqueued entry, and the most a batch
   // keeps before it is flushed.
   static constexpr unsigned kBatchChunk = 16;

@@ -789,9 +789,9 @@ TEST(SchedulerFairness, PingPongWakesDoNotStarveOutsideWork) {
 // before it suspends. The first side starts the second (as a message starts
 // an actor's activation), so both begin on one worker. The woken partner
 // runs next on that worker (rule 1) and the lingering task after it (rule
-// 2); every kLocalRunLimit runs both go back to oneTBB together, as one
-// entry (rule 3). So a hop changes worker at most once per kLocalRunLimit
-// runs, whichever worker takes that entry, while a third task keeps the
+// 2); after kLocalRunLimit runs and kLocalRunTime both go back to oneTBB
+// together, as one entry (rule 3). So a hop changes worker at most once
+// per such entry, whichever worker takes it, while a third task keeps the
 // other worker awake and taking work from the shared stream. Queued back
 // one by one, the two could land on different workers and stay there,
 // each lingering on its own (2,273 of 20,000 hops crossed under TSan).
@@ -863,7 +863,7 @@ TEST(SchedulerLocality, TwoTasksHandingATokenBackAndForthStayOnOneWorker) {
 
 // One worker. A task that lingers runs again after the task its run woke,
 // and a task that lingers forever still lets a task queued from outside
-// run: the local runs go back to oneTBB every kLocalRunLimit runs.
+// run: the local runs go back to oneTBB after kLocalRunTime.
 TEST(SchedulerLocality, LingeringTaskRunsAfterWhatItWokeAndStarvesNobody) {
   constexpr int kGiveUp = 2'000'000;
   Scheduler scheduler(SchedulerOptions{.workers = 1});
