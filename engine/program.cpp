@@ -81,9 +81,6 @@ class TopLevelFailure final : public Waiter {
   std::atomic<bool> reported_{false};
 };
 
-constexpr const char* kTasksLeft =
-    "weft: the deadlocked tasks did not end when cancelled; they are left";
-
 // How many times the tasks found waiting forever are cancelled before they
 // are left as they are: a task may catch the cancellation and wait again.
 constexpr int kDeadlockCancelRounds = 3;
@@ -92,9 +89,16 @@ constexpr int kDeadlockCancelRounds = 3;
 // run, no timer, I/O or host promise is pending: scheduler.h, "Holds"),
 // returns the deadlock report, after cancelling the stalled tasks so that
 // the program can end and free them (their finally blocks run).
-std::string wait_for_program_end(Runtime& runtime, Future& main) {
+// How the program's tasks ended: the deadlock report ("" when they all
+// ended), and whether deadlocked tasks are left after their cancellation.
+struct ProgramEnd {
+  std::string deadlock;
+  bool tasks_left = false;
+};
+
+ProgramEnd wait_for_program_end(Runtime& runtime, Future& main) {
   Scheduler& scheduler = runtime.scheduler();
-  if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return "";
+  if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return {};
   SuspendedTaskReport stalled = report_suspended_tasks(runtime);
   std::string report = "deadlock: " + std::to_string(stalled.count) +
                        (stalled.count == 1 ? " task" : " tasks") + " waiting forever";
@@ -108,9 +112,9 @@ std::string wait_for_program_end(Runtime& runtime, Future& main) {
   (void)main.cancel();
   for (int round = 0; round < kDeadlockCancelRounds; ++round) {
     cancel_suspended_tasks(runtime);
-    if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return report;
+    if (scheduler.wait_until_ended_or_stalled() == EndOfWork::AllEnded) return {report, false};
   }
-  return report + kTasksLeft + "\n";
+  return {report + "weft: the deadlocked tasks did not end when cancelled; they are left\n", true};
 }
 
 // How long the end of a program waits for file work still running.
@@ -173,7 +177,8 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   if (f->core().add_waiter(on_failure) == AddWaiterResult::AlreadySettled) {
     on_failure.on_settled(f->outcome());
   }
-  const std::string deadlock = wait_for_program_end(runtime, *f);
+  const ProgramEnd end = wait_for_program_end(runtime, *f);
+  const std::string& deadlock = end.deadlock;
   // Not after (exit N) or an uncaught failure: those end the program at once.
   if (deadlock.empty() && f->outcome() == Outcome::Success && !runtime.exit_requested()) {
     finish_file_work(runtime);
@@ -182,7 +187,7 @@ ProgramResult run_program(Runtime& runtime, Module& module, const SourceRef& sou
   if (!deadlock.empty()) {
     result.exit_code = kExitRuntimeError;
     result.error = deadlock;
-    result.tasks_left = deadlock.find(kTasksLeft) != std::string::npos;
+    result.tasks_left = end.tasks_left;
     collect_unhandled(runtime, result);
     return result;
   }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/actor.h"
+#include "engine/program.h"
 #include "engine/regex_cache.h"
 #include "engine/stdlib/stdlib.h"
 #include "io/io_service.h"
@@ -161,7 +162,7 @@ void Runtime::fail_fatally(const char* message) noexcept {
   }
   std::fputs(message, stderr);
   std::fflush(stderr);
-  std::_Exit(70);
+  std::_Exit(kExitRuntimeError);
 }
 
 void Runtime::flush_out() {

@@ -661,14 +661,9 @@ void ServerConnection::respond(std::uint64_t request_id, HttpResponse response) 
     error_code ignored;
     socket_->cancel(ignored);  // only the watch is in flight now
   }
-  if (!response_problem(response).empty()) {
+  if (const std::string problem = response_problem(response); !problem.empty()) {
+    if (server->options.on_refused_response) server->options.on_refused_response(problem);
     response = HttpResponse{500, {}, "the request handler gave an invalid response\n"};
-  }
-
-  for (const auto& [name, value] : response.headers) {
-    if (equals_ignoring_case(name, "connection") && value.find("close") != std::string::npos) {
-      keep_alive_ = false;
-    }
   }
   const bool bodiless = response.status == 204 || response.status == 304;
   if (bodiless) response.body.clear();
@@ -695,9 +690,13 @@ void ServerConnection::format_head(unsigned version, int status, const HttpHeade
   head.append(reason.data(), reason.size());
   head += "\r\n";
   for (const auto& [name, value] : headers) {
+    if (equals_ignoring_case(name, "connection")) {
+      // The handler's "Connection: close" is honoured (written below).
+      if (value.find("close") != std::string::npos) keep_alive_ = false;
+      continue;
+    }
     if (equals_ignoring_case(name, "content-length") ||
-        equals_ignoring_case(name, "transfer-encoding") ||
-        equals_ignoring_case(name, "connection")) {
+        equals_ignoring_case(name, "transfer-encoding")) {
       continue;
     }
     head += name;

@@ -107,6 +107,9 @@ struct HttpServerOptions {
   // handler and runs the responder's on_timeout callback.
   std::chrono::nanoseconds handler_timeout{0};
   std::size_t max_connections = 1024;  // rule 4
+  // Called on the I/O thread with the reason (response_problem) when a
+  // handler's response cannot be sent and a 500 goes instead; may be empty.
+  std::function<void(const std::string&)> on_refused_response{};
 };
 
 // Counts since the server started. Written only by the I/O thread; each is

@@ -184,8 +184,8 @@ class ResponseWaiter final : public Waiter {
     } catch (const ScriptError& error) {
       return refused(error.message);
     }
-    const std::string problem = response_problem(response);
-    if (!problem.empty()) return refused(problem);
+    // One the server cannot send (a status or a field it refuses) is
+    // reported by the server itself (on_refused_response, set below).
     return response;
   }
 
@@ -264,6 +264,9 @@ Value serve(NativeCall& call) {
         std::chrono::duration<double>(seconds));
   }
   options.handler_timeout = handler_timeout;
+  options.on_refused_response = [](const std::string& why) {
+    std::fprintf(stderr, "http/serve: the handler's response cannot be sent: %s\n", why.c_str());
+  };
   Runtime& runtime = call.runtime;
   Value handle = builtin_named(runtime, "__http_handle");
   NetResult<HttpServer> server = http_serve(
