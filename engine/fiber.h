@@ -8,6 +8,7 @@
 // stack, so a fiber can stop at any call depth and resume on any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +42,16 @@ class Fiber {
 
   Value result;     // set when the fiber completes
   Value exception;  // set when it fails
+
+  // Drops the references that the stack slots [first, end) hold. Other
+  // values stay: no code reads a register before writing it, since a
+  // call's registers above its arguments hold what earlier calls left.
+  void drop_references(std::size_t first, std::size_t end) {
+    Value* const stop = stack.data() + end;
+    for (Value* slot = stack.data() + first; slot < stop; ++slot) {
+      if (slot->is_object()) *slot = Value();
+    }
+  }
 
   // Frees all of it: the task has ended, and its future may keep it long.
   void release() {

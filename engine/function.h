@@ -72,6 +72,14 @@ class Proto final : public Obj {
   // by the compiler once the constants are complete.
   MethodCache method_cache;
 
+  // True when a call with `count` arguments binds nothing: exactly the
+  // positional parameters, all required, no rest or keyword parameters.
+  // Most calls (an actor's handler, a task's block) are such.
+  [[nodiscard]] bool arguments_in_place(uint32_t count, bool has_keywords) const {
+    return !has_keywords && count == num_required && count == num_positional && !has_rest &&
+           keyword_params.empty();
+  }
+
   SourceLoc location_at(size_t pc) const {
     return pc < locations.size() ? locations[pc] : location;
   }

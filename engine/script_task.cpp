@@ -312,19 +312,20 @@ void ScriptTask::end_handler(bool failed) {
 RunResult ScriptTask::go_dormant() {
   // An idle actor keeps no message or state of its last call alive; the
   // handler and the ctx stay in their registers for the next message
-  // (Vm::start_again then counts neither again).
+  // (Vm::start_again then counts neither again). A small stack is cleared
+  // in place, so that the next message finds its registers made.
   std::vector<Value>& stack = fiber_.stack;
   if (stack.capacity() > kDormantStackSlots) {
     stack.clear();
     stack.shrink_to_fit();
-  } else if (stack.size() > 2) {
-    stack.resize(2);
+  } else {
+    fiber_.drop_references(2, stack.size());
   }
   fiber_.result = Value();
   fiber_.exception = Value();
   auto* context = actor_context_.as<ActorContext>();
   const bool in_register =
-      stack.size() == 2 && stack[1].is(ObjType::ActorContext) && stack[1].as_object() == context;
+      stack.size() >= 2 && stack[1].is(ObjType::ActorContext) && stack[1].as_object() == context;
   Value actor;
   if (context->held_only_by(in_register ? 2 : 1)) {
     actor = context->detach_actor();

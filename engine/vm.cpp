@@ -306,13 +306,9 @@ struct CallSite {
 
 void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count, bool has_keywords,
                     const CallSite& site = {}) {
-  // Exactly the positional arguments, all required, nothing else to bind
-  // (most calls; an actor's handler, a task's block): they are in place.
-  // Registers never hold Missing once a prologue ran, so none is checked.
-  if (!has_keywords && count == proto.num_required && count == proto.num_positional &&
-      !proto.has_rest && proto.keyword_params.empty()) {
-    return;
-  }
+  // Registers never hold Missing once a prologue ran, so arguments in
+  // place need no check.
+  if (proto.arguments_in_place(count, has_keywords)) return;
   Value* args = f.stack.data() + base;
   Value keywords;
   if (has_keywords) {
@@ -419,8 +415,8 @@ void Vm::start_again(Fiber& fiber, const Value& callable, std::span<Value> args)
   // The last call's registers are overwritten rather than destroyed and
   // made again; a callable or argument that is the very value its register
   // holds already is not counted once more (and stays in `args`).
-  // Registers added by the resize are nil already; only those the last
-  // call left are cleared.
+  // Registers added by the resize are nil already; those the last call
+  // left drop their references.
   const size_t needed = entry_slots(callable, args.size());
   const size_t kept = std::min(fiber.stack.size(), needed);
   fiber.stack.resize(needed);
@@ -428,7 +424,7 @@ void Vm::start_again(Fiber& fiber, const Value& callable, std::span<Value> args)
   for (size_t i = 0; i < args.size(); ++i) {
     if (!same_value(fiber.stack[i + 1], args[i])) fiber.stack[i + 1] = std::move(args[i]);
   }
-  for (size_t i = args.size() + 1; i < kept; ++i) fiber.stack[i] = Value();
+  fiber.drop_references(args.size() + 1, kept);
   enter(fiber, callable, static_cast<uint32_t>(args.size()), false);
 }
 
@@ -467,7 +463,9 @@ void Vm::enter(Fiber& fiber, const Value& callable, uint32_t count, bool has_key
     }
     Closure* closure = callable.as<Closure>();
     const Proto& proto = *closure->proto();
-    bind_arguments(fiber, proto, 1, count, has_keywords);
+    if (!proto.arguments_in_place(count, has_keywords)) {
+      bind_arguments(fiber, proto, 1, count, has_keywords);
+    }
     fiber.frames.push_back(Frame{closure, proto.code.data(), 1, 0});
   } catch (const ScriptError& e) {
     fiber.exception = make_exception(e.cls, e.message);
@@ -489,7 +487,9 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   // Entering again after a yield or a wake is a preemption or await point:
   // a cancellation requested meanwhile is raised here, once.
   if (task != nullptr) {
-    Value interrupt = take_interrupt(f, *task);
+    Value interrupt = task->cancellation_pending() || !task->open_scopes().empty()
+                          ? take_interrupt(f, *task)
+                          : Value();
     task->end_park(!interrupt.is_nil());  // ScriptTask rule 4
     if (!interrupt.is_nil() && !deliver(f, std::move(interrupt))) return RunStatus::Failed;
   }
