@@ -57,7 +57,7 @@ void run_monitor(Runtime& runtime, const Value& callback, const Value& subject,
     args.push_back(subject);
   }
   args.push_back(reason);
-  (void)ScriptTask::spawn(runtime, callback, std::move(args), false, nullptr, 0, {});
+  (void)ScriptTask::spawn_callback(runtime, callback, std::move(args), callback);
 }
 
 // ---- Actor -------------------------------------------------------------------

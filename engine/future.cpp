@@ -16,11 +16,10 @@ Future::~Future() {
 
 void Future::report_if_unhandled() {
   if (core_.outcome() == Outcome::Failure && !handled_.load(std::memory_order_relaxed)) {
-    std::string where = origin();
+    std::string where = origin_description();
     const std::string what = describe_failure(result_);
-    runtime_.report_unhandled(
-        "unhandled failure in " +
-        (where.empty() ? std::string("a future") : "task started at " + where) + ": " + what);
+    runtime_.report_unhandled("unhandled failure in " +
+                              (where.empty() ? std::string("a future") : where) + ": " + what);
   }
 }
 
@@ -95,9 +94,15 @@ void Future::dispatch_callbacks() {
 
 std::string Future::origin() const {
   if (origin_proto_ == nullptr) return "";
-  SourceLoc loc = origin_proto_->location_at(origin_pc_);
+  SourceLoc loc =
+      origin_is_definition_ ? origin_proto_->location : origin_proto_->location_at(origin_pc_);
   return (origin_proto_->source ? origin_proto_->source->name : std::string("?")) + ":" +
          std::to_string(loc.line);
+}
+
+std::string Future::origin_description() const {
+  if (origin_proto_ == nullptr) return "";
+  return (origin_is_definition_ ? "task running the function at " : "task started at ") + origin();
 }
 
 void Future::release_children(DestroyWorklist& worklist) {

@@ -106,8 +106,20 @@ class Future final : public Obj {
     origin_proto_ = proto;
     origin_pc_ = pc;
   }
-  // "file:line" where the task was started, or "" when unknown.
+  // For a task the runtime started to run a script function (an actor
+  // monitor, a connection's handler): its origin is where that function
+  // is defined.
+  void set_origin_definition(const Proto* proto) {
+    origin_proto_ = proto;
+    origin_pc_ = 0;
+    origin_is_definition_ = true;
+  }
+  // "file:line" where the task was started (or its function defined), or
+  // "" when unknown.
   std::string origin() const;
+  // For reports: "task started at FILE:LINE", "task running the function
+  // at FILE:LINE", or "" when unknown.
+  std::string origin_description() const;
   // Where the task was started; null for a future no task computes.
   const Proto* origin_proto() const { return origin_proto_; }
   uint32_t origin_pc() const { return origin_pc_; }
@@ -129,6 +141,7 @@ class Future final : public Obj {
   std::atomic<bool> cancelling_{false};  // rule 6
   SpinLock lock_;
   bool callbacks_dispatched_ = false;
+  bool origin_is_definition_ = false;
   uint32_t origin_pc_ = 0;
   std::unique_ptr<std::vector<Value>> callbacks_;  // null until the first
   TaskRef task_;

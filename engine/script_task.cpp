@@ -34,8 +34,23 @@ Value ScriptTask::spawn(Runtime& runtime, Value callable, std::vector<Value> arg
                         bool has_keywords, const Proto* origin_proto, uint32_t origin_pc,
                         std::vector<std::shared_ptr<TaskScope>> scopes) {
   Value future = make_future(runtime);
+  future.as<Future>()->set_origin(origin_proto, origin_pc);
+  return start(runtime, std::move(future), std::move(callable), std::move(args), has_keywords,
+               std::move(scopes));
+}
+
+Value ScriptTask::spawn_callback(Runtime& runtime, Value callable, std::vector<Value> args,
+                                 const Value& function) {
+  Value future = make_future(runtime);
+  if (function.is(ObjType::Closure)) {
+    future.as<Future>()->set_origin_definition(function.as<Closure>()->proto());
+  }
+  return start(runtime, std::move(future), std::move(callable), std::move(args), false, {});
+}
+
+Value ScriptTask::start(Runtime& runtime, Value future, Value callable, std::vector<Value> args,
+                        bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes) {
   Future* f = future.as<Future>();
-  f->set_origin(origin_proto, origin_pc);
   TaskRef task = TaskRef::adopt(
       new ScriptTask(runtime, nullptr, std::move(callable), std::move(args), has_keywords, future));
   auto* script = static_cast<ScriptTask*>(task.get());
@@ -136,6 +151,10 @@ void ScriptTask::end_park(bool leaving) {
       if (item.is(ObjType::Channel)) item.as<Channel>()->core().pass_on();
     }
   }
+}
+
+std::string ScriptTask::origin_description() const {
+  return future_.is(ObjType::Future) ? future_.as<Future>()->origin_description() : std::string();
 }
 
 namespace {

@@ -98,6 +98,11 @@ class ScriptTask final : public Task {
   static Value spawn(Runtime& runtime, Value callable, std::vector<Value> args, bool has_keywords,
                      const Proto* origin_proto, uint32_t origin_pc,
                      std::vector<std::shared_ptr<TaskScope>> scopes);
+  // Starts a task the runtime begins on its own (an actor monitor, a
+  // connection's handler): it runs `callable` with `args`, and reports
+  // name the definition of `function` (a closure; else no place).
+  static Value spawn_callback(Runtime& runtime, Value callable, std::vector<Value> args,
+                              const Value& function);
   // The activation task of `actor` (rule 7), not yet spawned; its first
   // run begins an activation.
   static TaskRef make_activation(Runtime& runtime, Actor& actor);
@@ -149,6 +154,8 @@ class ScriptTask final : public Task {
   // "file:line" where the task, or the actor it activates, was started
   // ("" when unknown).
   [[nodiscard]] std::string origin() const;
+  // The future's Future::origin_description; "" for an activation.
+  [[nodiscard]] std::string origin_description() const;
   [[nodiscard]] bool is_activation() const { return actor_ != nullptr; }
   // What it waits for, e.g. "the task started at a.weft:7" or "a receive
   // from a channel (capacity 1, 0 queued)".
@@ -171,6 +178,9 @@ class ScriptTask final : public Task {
  private:
   ScriptTask(Runtime& runtime, Actor* actor, Value callable, std::vector<Value> args,
              bool has_keywords, Value future);
+  // spawn's and spawn_callback's common part, once `future` has its origin.
+  static Value start(Runtime& runtime, Value future, Value callable, std::vector<Value> args,
+                     bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes);
   ~ScriptTask() override;
   // Rule 7.
   RunResult run_activation(Vm& vm, std::uint32_t budget);

@@ -30,10 +30,9 @@ SuspendedTaskReport report_suspended_tasks(Runtime& runtime) {
   std::vector<Entry> entries;
   // suspended_tasks.h rule 3: only reads of the listed tasks in here.
   runtime.suspended_tasks().for_each([&](ScriptTask& task) {
-    std::string origin = task.origin();
-    std::string text = task.is_activation() ? "the actor started at " + origin
-                       : origin.empty()     ? "the main program"
-                                            : "the task started at " + origin;
+    std::string text = task.is_activation()                ? "the actor started at " + task.origin()
+                       : task.origin_description().empty() ? "the main program"
+                                                           : "the " + task.origin_description();
     text += " waits for " + task.describe_wait() + " (for " +
             format_seconds(now - task.suspended_since()) + ")\n";
     for (const std::string& line : task.stack()) text += "    at " + line + "\n";

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -25,6 +26,15 @@ using asio::ip::tcp;
 using boost::system::error_code;
 
 namespace {
+
+// The status line's reason phrase; empty for a code Beast has no phrase
+// for (a handler's 299, say), which RFC 9110 section 15 allows, where
+// Beast would give "<unknown-status>".
+std::string_view reason_phrase(int status) {
+  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  const std::string_view text(reason.data(), reason.size());
+  return text == "<unknown-status>" ? std::string_view() : text;
+}
 
 // How long Lingering lasts at most.
 constexpr std::chrono::seconds kLingerTime(2);
@@ -686,7 +696,7 @@ void ServerConnection::format_head(unsigned version, int status, const HttpHeade
   head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   head += std::to_string(status);
   head += ' ';
-  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  const auto reason = reason_phrase(status);
   head.append(reason.data(), reason.size());
   head += "\r\n";
   for (const auto& [name, value] : headers) {

@@ -275,7 +275,7 @@ Value serve(NativeCall& call) {
         runtime.count(RuntimeEvent::HttpRequestServed);
         Value raw = Value::adopt(new RawRequest(std::move(request)));
         Value task =
-            ScriptTask::spawn(runtime, handle, {handler, std::move(raw)}, false, nullptr, 0, {});
+            ScriptTask::spawn_callback(runtime, handle, {handler, std::move(raw)}, handler);
         Future* f = task.as<Future>();
         f->mark_handled();  // the waiter reports a failure
         // ^handler_timeout: the server answers 503 for the handler (the

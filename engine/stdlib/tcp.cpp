@@ -178,7 +178,7 @@ Value listen(NativeCall& call) {
         Value conn = Value::adopt(new TcpConnectionObject(std::move(connection)));
         // Each connection in a task of its own; a failure is reported as
         // any unawaited task's is.
-        (void)ScriptTask::spawn(runtime, handler, {conn}, false, nullptr, 0, {});
+        (void)ScriptTask::spawn_callback(runtime, handler, {conn}, handler);
       },
       address);
   if (!listener.ok()) {

@@ -494,13 +494,18 @@ TEST(IoHttp, ServerKeepsAliveAndAnswersPipelinedRequestsInOrder) {
 // request's version, the handler's fields but those the server sets
 // (Content-Length, Transfer-Encoding, Connection), Connection where the
 // version's default differs, Content-Length but for 204 and 304 (RFC 9110
-// section 8.6: none in a 204; Beast's serializer sent "Content-Length: 0").
+// section 8.6: none in a 204; Beast's serializer sent "Content-Length: 0"),
+// and an empty reason phrase for a code that has none.
 TEST(IoHttp, ResponsesAreFormattedAsHttp11And10Expect) {
   IoService io;
   NetResult<HttpServer> served = http_serve(
       io, HttpServerOptions{.host = "127.0.0.1"}, [](HttpRequest request, HttpResponder responder) {
         if (request.path == "/empty") {
           (void)responder.respond(HttpResponse{204, {{"X-A", "1"}}, "dropped"});
+          return;
+        }
+        if (request.path == "/unnamed") {
+          (void)responder.respond(HttpResponse{299, {}, "odd"});
           return;
         }
         (void)responder.respond(HttpResponse{201,
@@ -518,6 +523,10 @@ TEST(IoHttp, ResponsesAreFormattedAsHttp11And10Expect) {
             "HTTP/1.1 201 Created\r\nX-A: 1\r\nContent-Length: 4\r\n\r\nmade");
   ASSERT_TRUE(client.send("GET /empty HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(client.read_until_text("\r\n\r\n"), "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+  // A code without a reason phrase gets an empty one (RFC 9110 section 15),
+  // not Beast's "<unknown-status>".
+  ASSERT_TRUE(client.send("GET /unnamed HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.read_response(), "HTTP/1.1 299 \r\nContent-Length: 3\r\n\r\nodd");
   ASSERT_TRUE(client.send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
   EXPECT_EQ(client.read_response(),
             "HTTP/1.0 201 Created\r\nX-A: 1\r\nConnection: keep-alive\r\n"
