@@ -39,6 +39,8 @@ inline constexpr uint8_t kFlagKeywords = 1;
 // INVOKE: the last argument is an array literal made for this call, so
 // nothing else refers to it (an actor's send may take it without a copy).
 inline constexpr uint8_t kFlagFreshLastArg = 2;
+inline constexpr uint8_t kFlagBorrowedReceiver = 4;  // INVOKE after a BORROW
+inline constexpr uint8_t kFlagFromCapture = 1;       // BORROW from Up[B]
 inline constexpr uint8_t kFlagSubtracted = 1;  // ADDI written as x - n (for messages)
 inline constexpr uint8_t kFlagImmortal = 1;
 inline constexpr uint8_t kFlagStepRange = 1;

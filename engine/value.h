@@ -99,6 +99,21 @@ class Value {
     obj->retain();
     return adopt(obj);
   }
+  // An uncounted copy of `other` (the interpreter's BORROW): it holds no
+  // reference, so it is valid only while `other`'s holder keeps its own,
+  // and it ends by forget() or take_reference(), never by a release.
+  static Value borrowed(const Value& other) {
+    Value v;
+    v.tag_ = other.tag_;
+    v.int_ = other.int_;
+    return v;
+  }
+  // Ends a borrowed copy: nil, with no reference given back.
+  void forget() { tag_ = ValueTag::Nil; }
+  // Turns a borrowed copy into an owned one.
+  void take_reference() {
+    if (tag_ == ValueTag::Object) obj_->retain();
+  }
 
   ValueTag tag() const { return tag_; }
   bool is_nil() const { return tag_ == ValueTag::Nil; }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <new>
 #include <stdexcept>
@@ -405,6 +406,36 @@ size_t entry_slots(const Value& callable, size_t count) {
   return needed;
 }
 
+// The register that BORROW filled with an uncounted copy of a receiver
+// (Value::borrowed), until the INVOKE after it gives the copy up: forgets
+// it, or takes a reference for it when the method is not native (a script
+// function may keep or overwrite its parameter). Only a native runs while a
+// copy is borrowed, and natives never move their receiver out. An
+// exception in between forgets it (the catch blocks; this destructor when
+// one leaves Vm::run), so the holder's reference is never released twice.
+class BorrowedReceiver {
+ public:
+  explicit BorrowedReceiver(Fiber& fiber) : fiber_(fiber) {}
+  BorrowedReceiver(const BorrowedReceiver&) = delete;
+  BorrowedReceiver& operator=(const BorrowedReceiver&) = delete;
+  ~BorrowedReceiver() { forget(); }
+
+  void hold(size_t slot) { slot_ = slot; }
+  void forget() {
+    if (slot_ != kNone) fiber_.stack[slot_].forget();
+    slot_ = kNone;
+  }
+  void own() {
+    if (slot_ != kNone) fiber_.stack[slot_].take_reference();
+    slot_ = kNone;
+  }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  Fiber& fiber_;
+  size_t slot_ = kNone;
+};
+
 bool same_value(const Value& a, const Value& b) {
   return a.tag() == b.tag() && a.raw_payload() == b.raw_payload();
 }
@@ -522,6 +553,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
     }                            \
   } while (0)
 
+  BorrowedReceiver borrowed(f);
   for (;;) {
     try {
       LOAD_FRAME();
@@ -531,6 +563,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
       bool call_keywords = false;
       bool call_fresh_last = false;  // see NativeCall::last_arg_fresh
       bool call_rerunnable = true;   // see NativeCall::can_park
+      bool call_borrowed = false;    // a native's receiver is borrowed
       CallSite call_site;
 
 #ifdef WEFT_COMPUTED_GOTO
@@ -785,7 +818,15 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           call_fresh_last = false;
           call_site.method = nullptr;
           call_rerunnable = true;
+          call_borrowed = false;
           goto do_call;
+        }
+        CASE(BORROW) {
+          const Value& source =
+              (ins.flags & kFlagFromCapture) != 0 ? closure->capture(ins.b) : R[ins.b];
+          R[ins.a] = Value::borrowed(source);
+          borrowed.hold(frame->base + ins.a);
+          NEXT;
         }
         CASE(INVOKE) {
           const String* name = K[ins.c].as<String>();
@@ -804,6 +845,14 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           call_fresh_last = (ins.flags & kFlagFreshLastArg) != 0;
           call_site.method = nullptr;
           call_rerunnable = true;
+          call_borrowed = false;
+          if ((ins.flags & kFlagBorrowedReceiver) != 0) {
+            if (method != nullptr && method->is(ObjType::Native)) {
+              call_borrowed = true;
+            } else {
+              borrowed.own();
+            }
+          }
           if (method != nullptr) {
             R[ins.a] = *method;
             call_count = ins.b + 1u;
@@ -1159,13 +1208,14 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         call.caller_proto = proto;
         call.caller_pc = static_cast<uint32_t>(pc - 1 - proto->code.data());
         Value result = native.fn()(call);
+        if (call_borrowed) borrowed.forget();
         if (call.then == NativeCall::Then::Continue) {
           R[call_base] = std::move(result);
           NEXT;
         }
         // Park runs the call again (ScriptTask rule 4), which natives ask
-        // for only when call.can_park.
-        frame->pc = pc - 1;
+        // for only when call.can_park; from its BORROW when it has one.
+        frame->pc = pc - (call_borrowed ? 2 : 1);
         park_interrupt_check(f, *task);
         return RunStatus::Suspended;
       }
@@ -1178,6 +1228,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
 #endif
   }
   catch (ScriptError& e) {
+    borrowed.forget();
     frame->pc = pc;
     budget_left_ = budget;
     if (!deliver(f, make_exception(e.cls, e.message))) return RunStatus::Failed;
@@ -1187,12 +1238,14 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
     if (--budget <= 0) return RunStatus::Yielded;
   }
   catch (ScriptThrow& t) {
+    borrowed.forget();
     frame->pc = pc;
     budget_left_ = budget;
     if (!deliver(f, std::move(t.exception))) return RunStatus::Failed;
     if (--budget <= 0) return RunStatus::Yielded;
   }
   catch (const std::bad_alloc&) {
+    borrowed.forget();
     frame->pc = pc;
     budget_left_ = budget;
     if (!deliver(f, make_exception(ExcClass::RuntimeException, "out of memory"))) {
@@ -1200,6 +1253,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
     }
   }
   catch (const std::length_error&) {
+    borrowed.forget();
     frame->pc = pc;
     budget_left_ = budget;
     if (!deliver(f, make_exception(ExcClass::RuntimeException, "allocation too large"))) {

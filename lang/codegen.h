@@ -348,6 +348,15 @@ class CodeGen {
   void call(const Node& node, uint16_t dest);
   void method_call(const Node& at, const Node& receiver, const std::string& method,
                    const std::vector<const Node*>& args, uint16_t dest);
+  // Where a method call's receiver can be borrowed from (BORROW: no
+  // reference counted for the call): a local variable that nothing
+  // assigns, or a variable captured by value. Such a value cannot change
+  // while the arguments are evaluated, so it can be read after them.
+  struct BorrowSource {
+    uint16_t index;  // the register, or the capture
+    uint8_t flags;   // kFlagFromCapture for a capture
+  };
+  std::optional<BorrowSource> borrowable_receiver(const Node& receiver);
   // Evaluates arguments into consecutive registers from free_reg; gives
   // their count (a keyword map counts as one) and whether keywords came.
   std::pair<uint16_t, bool> arguments(const Node& at, const std::vector<const Node*>& args);

@@ -533,18 +533,37 @@ void CodeGen::call(const Node& node, uint16_t dest) {
   free_to(mark);
 }
 
+std::optional<CodeGen::BorrowSource> CodeGen::borrowable_receiver(const Node& receiver) {
+  if (receiver.kind != NodeKind::Symbol) return std::nullopt;
+  if (const Local* local = borrowable_local(receiver.text, /*others_follow=*/true)) {
+    return BorrowSource{local->reg, 0};
+  }
+  if (find_local(*fs_, receiver.text) != nullptr) return std::nullopt;
+  const Resolved r = resolve(receiver.text);
+  if (r.kind == NameKind::Upvalue && !r.is_cell) {
+    return BorrowSource{static_cast<uint16_t>(r.index), kFlagFromCapture};
+  }
+  return std::nullopt;
+}
+
 void CodeGen::method_call(const Node& at, const Node& receiver, const std::string& method,
                           const std::vector<const Node*>& args, uint16_t dest) {
   uint16_t mark = fs_->free_reg;
   uint16_t base = is_temp(dest) && dest + 1 == fs_->free_reg ? dest : alloc_reg(at);
   uint16_t recv = alloc_reg(receiver);
-  expr(receiver, recv);
+  const std::optional<BorrowSource> borrow = borrowable_receiver(receiver);
+  if (!borrow) expr(receiver, recv);
   auto [count, keywords] = arguments(at, args);
   uint32_t k = string_constant(method);
   if (k > 0xFFFF) fail(at, "too many constants in one function");
   uint8_t flags = keywords ? kFlagKeywords : 0;
   if (!keywords && !args.empty() && args.back()->kind == NodeKind::Array) {
     flags |= kFlagFreshLastArg;
+  }
+  if (borrow) {
+    // Right before the INVOKE, which gives the borrowed copy up (vm.cpp).
+    emit(receiver, Opcode::BORROW, recv, borrow->index, 0, borrow->flags);
+    flags |= kFlagBorrowedReceiver;
   }
   emit(at, Opcode::INVOKE, base, count, static_cast<uint16_t>(k), flags);
   if (base != dest) emit(at, Opcode::MOVE, dest, base);
