@@ -160,9 +160,6 @@ std::string Actor::origin() const {
 }
 
 Actor::Next Actor::next(bool may_idle) {
-  // Relaxed: a halt seen one message late drops the messages from the one
-  // after; the close that follows the flag ends the mailbox regardless.
-  if (halted_.load(std::memory_order_relaxed)) drop_queued("the actor stopped after a failure");
   Envelope envelope;
   switch (mailbox_.take(envelope, may_idle)) {
     case MailboxTake::Item:
@@ -230,9 +227,7 @@ void Actor::halt(Value reason, Value reply) {
     failure_ = std::move(reason);
     failure_reply_ = std::move(reply);
   }
-  // The activation drops what is queued (next): only it takes from the
-  // mailbox (mailbox.h rule 6), and a supervisor halts its children from
-  // another child's activation.
+  drop_queued("the actor stopped after a failure");
   if (mailbox_.close() == MailboxPush::Activate) activate();
 }
 

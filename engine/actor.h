@@ -19,10 +19,7 @@
 //   4. `failure_` (and `failure_reply_`, the reply future the failure
 //      also went to) is written by the running activation before it closes
 //      the mailbox, and read by the activation that finishes (the same one,
-//      or a later one ordered by the mailbox lock). A supervisor halts a
-//      sibling from another activation: it writes these under
-//      `failure_lock_` before the close, and the sibling's activation, not
-//      the supervisor, drops the queued messages (mailbox.h rule 6).
+//      or a later one ordered by the mailbox lock).
 //   5. A supervisor lists its children weakly (raw pointers under its
 //      lock): a child unregisters in its destructor under that lock, and
 //      the supervisor takes references with Obj::try_retain, so it never

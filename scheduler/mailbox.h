@@ -11,11 +11,7 @@
 // Why a lock and not moodycamel's ConcurrentQueue: the messages of one
 // sender must arrive in the order sent, and a sending task moves between
 // worker threads while moodycamel keeps order only per producer thread.
-// The section under the lock is a deque push, or the move of everything
-// queued into the activation's own batch, from which it then takes
-// without the lock: a locked instruction per batch rather than per
-// message. (A lock-free linked queue was tried: a node per message cost
-// more than the lock; docs/PERFORMANCE.md, "Actors and channels".)
+// The section under the lock is a deque push or pop.
 //
 // Protocol
 // --------
@@ -25,13 +21,9 @@
 //      start exactly one activation. So an actor is scheduled once when its
 //      mailbox goes from empty to non-empty, and never runs twice at once.
 //   3. take is called only by the running activation. It gives the next
-//      item of `batch_`, which only the running activation touches;
-//      when that is used up, it takes the one queued item, or moves every
-//      queued item into `batch_`, under the lock (they keep their order:
-//      all of them were pushed after the batch before). On an empty open mailbox it clears active_
-//      (Idle: the activation ends, and the next push starts a new one).
-//      Both happen under the lock, so a push cannot fall between "empty"
-//      and "idle".
+//      item; on an empty open mailbox it clears active_ (Idle: the
+//      activation ends, and the next push starts a new one). Both happen
+//      under the lock, so a push cannot fall between "empty" and "idle".
 //      With `may_idle` false it leaves active_ set and gives Empty: the
 //      activation lingers (it yields its worker once and asks again), so
 //      two actors that answer each other reuse their activations instead
@@ -43,15 +35,12 @@
 //   5. The lock's release and acquire order everything an activation wrote
 //      before Idle before the next activation's first read: the engine
 //      keeps the actor's state in plain fields for that reason.
-//   6. take_all and size see the batch too, so they are for the running
-//      activation, or for when none runs (the owner's destruction).
 #pragma once
 
 #include <cstddef>
 #include <deque>
 #include <mutex>
 #include <utility>
-#include <vector>
 
 #include "scheduler/spin_lock.h"
 
@@ -75,18 +64,11 @@ class Mailbox {
 
   // Rule 3; the running activation only.
   MailboxTake take(T& out, bool may_idle = true) {
-    if (next_in_batch_ < batch_.size()) return take_from_batch(out);
     std::lock_guard guard(lock_);
-    if (items_.size() == 1) {
-      // One message (a ring's, a reply's): the batch's memory, another
-      // cache line per actor, would cost more than it saves.
+    if (!items_.empty()) {
       out = std::move(items_.front());
       items_.pop_front();
       return MailboxTake::Item;
-    }
-    if (!items_.empty()) {
-      refill_batch();
-      return take_from_batch(out);
     }
     if (closed_) return MailboxTake::Finished;
     if (!may_idle) return MailboxTake::Empty;
@@ -109,54 +91,18 @@ class Mailbox {
     std::lock_guard guard(lock_);
     return closed_;
   }
-  // Rule 6.
   [[nodiscard]] std::size_t size() {
     std::lock_guard guard(lock_);
-    return batch_.size() - next_in_batch_ + items_.size();
+    return items_.size();
   }
-  // Rule 6: every item still queued (the owner's destruction, or a halt
-  // that drops them), in order; the caller owns them.
+  // Every item still queued (the owner's destruction, or a stop that
+  // drops them); the caller owns them.
   std::deque<T> take_all() {
-    std::deque<T> all;
-    for (; next_in_batch_ < batch_.size(); ++next_in_batch_) {
-      all.push_back(std::move(batch_[next_in_batch_]));
-    }
-    end_batch();
     std::lock_guard guard(lock_);
-    for (T& item : items_) all.push_back(std::move(item));
-    items_.clear();
-    return all;
+    return std::exchange(items_, {});
   }
 
  private:
-  // A batch that held more than this gives its memory back when used up.
-  static constexpr std::size_t kKeptBatchCapacity = 64;
-
-  // Under the lock, with `batch_` used up.
-  void refill_batch() {
-    end_batch();
-    batch_.reserve(items_.size());
-    for (T& item : items_) batch_.push_back(std::move(item));
-    items_.clear();
-  }
-  MailboxTake take_from_batch(T& out) {
-    out = std::move(batch_[next_in_batch_++]);
-    if (next_in_batch_ == batch_.size()) end_batch();
-    return MailboxTake::Item;
-  }
-  void end_batch() {
-    if (batch_.capacity() > kKeptBatchCapacity) {
-      std::vector<T>().swap(batch_);
-    } else {
-      batch_.clear();
-    }
-    next_in_batch_ = 0;
-  }
-
-  // Rule 3: the running activation's.
-  std::vector<T> batch_;
-  std::size_t next_in_batch_ = 0;
-
   SpinLock lock_;
   std::deque<T> items_;
   bool active_ = false;
