@@ -136,6 +136,47 @@ TEST(Mailbox, TakeAllHandsOverTheQueue) {
   EXPECT_EQ(box.size(), 0u);
 }
 
+// Rules 2-4: order and counts hold while pushes interleave with takes,
+// across a close, and through take_all.
+TEST(Mailbox, OrderHoldsAcrossPushesCloseAndTakeAll) {
+  Mailbox<int> box;
+  int next = 0;
+  auto push = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      int v = next++;
+      (void)box.push(v);
+    }
+  };
+  push(3);
+  int out = -1;
+  ASSERT_EQ(box.take(out), MailboxTake::Item);
+  EXPECT_EQ(out, 0);
+  push(2);  // 3 4 queue behind the batch
+  EXPECT_EQ(box.size(), 4u);
+  for (int expected = 1; expected <= 3; ++expected) {
+    ASSERT_EQ(box.take(out), MailboxTake::Item);
+    EXPECT_EQ(out, expected);
+  }
+  EXPECT_EQ(box.close(), MailboxPush::Queued);
+  int refused = 99;
+  EXPECT_EQ(box.push(refused), MailboxPush::Refused);
+  ASSERT_EQ(box.take(out), MailboxTake::Item);
+  EXPECT_EQ(out, 4);
+  EXPECT_EQ(box.take(out), MailboxTake::Finished);
+
+  Mailbox<int> other;
+  for (int i = 0; i < 4; ++i) {
+    int v = i;
+    (void)other.push(v);
+  }
+  ASSERT_EQ(other.take(out), MailboxTake::Item);
+  int late = 4;
+  (void)other.push(late);
+  EXPECT_EQ(other.take_all(), (std::deque<int>{1, 2, 3, 4}));
+  EXPECT_EQ(other.size(), 0u);
+  EXPECT_EQ(other.take(out), MailboxTake::Idle);
+}
+
 // ------------------------------------------------------------ many threads
 
 struct Message {
