@@ -120,6 +120,10 @@ class Future final : public Obj {
   // For reports: "task started at FILE:LINE", "task running the function
   // at FILE:LINE", or "" when unknown.
   std::string origin_description() const;
+  // A scope's join (task_scope.h): settled when the scope's tasks end.
+  // Set before the future is shared.
+  void mark_scope_join() { scope_join_ = true; }
+  [[nodiscard]] bool is_scope_join() const { return scope_join_; }
   // Where the task was started; null for a future no task computes.
   const Proto* origin_proto() const { return origin_proto_; }
   uint32_t origin_pc() const { return origin_pc_; }
@@ -142,6 +146,7 @@ class Future final : public Obj {
   SpinLock lock_;
   bool callbacks_dispatched_ = false;
   bool origin_is_definition_ = false;
+  bool scope_join_ = false;
   uint32_t origin_pc_ = 0;
   std::unique_ptr<std::vector<Value>> callbacks_;  // null until the first
   TaskRef task_;

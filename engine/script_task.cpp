@@ -374,6 +374,7 @@ void ScriptTask::list_as_suspended() {
     wait_kind_ = WaitKind::Future;
     awaited_origin_proto_ = awaited->origin_proto();
     awaited_origin_pc_ = awaited->origin_pc();
+    awaited_scope_join_ = awaited->is_scope_join();
   } else if (parked_on_.is_nil()) {
     wait_kind_ = WaitKind::Wake;
   }
@@ -425,6 +426,7 @@ std::string describe_channel(Channel& channel) {
 std::string ScriptTask::describe_wait() const {
   switch (wait_kind_) {
     case WaitKind::Future: {
+      if (awaited_scope_join_) return "the tasks of its scope to end";
       if (awaited_origin_proto_ == nullptr) {
         return "a future no task computes (a timer, I/O, a promise or an actor reply)";
       }

@@ -222,6 +222,7 @@ class ScriptTask final : public Task {
   // for other futures), and since when.
   enum class WaitKind : std::uint8_t { Future, Park, Wake };
   WaitKind wait_kind_ = WaitKind::Wake;
+  bool awaited_scope_join_ = false;
   uint32_t awaited_origin_pc_ = 0;
   const Proto* awaited_origin_proto_ = nullptr;
   std::chrono::steady_clock::time_point suspended_since_;

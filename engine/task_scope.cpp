@@ -67,6 +67,7 @@ Value TaskScope::close_or_abort(bool aborting) {
     }
     if (join_.is_nil()) {
       join_ = make_future(runtime_);
+      join_.as<Future>()->mark_scope_join();
       closed_ = true;
       settle_now = live_ == 0;
       failure = first_failure_;
