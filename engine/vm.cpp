@@ -299,6 +299,12 @@ struct CallSite {
   const String* method = nullptr;
 };
 
+// The name a script knows the callee by: the method's (`map`, not the
+// prelude's `array_map`) when the call was a method call.
+std::string callee_name(const CallSite& site, const std::string& name) {
+  return site.method == nullptr ? name : site.method->str();
+}
+
 [[noreturn]] void arity_error_at(const CallSite& site, const std::string& name, int64_t min,
                                  int64_t max, int64_t got) {
   if (site.method == nullptr) arity_error(name, min, max, got);
@@ -337,8 +343,9 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
       for (uint32_t i = 0; i < positional && !bound; ++i) {
         if (proto.positional_names[i].as<String>()->view() == name) {
           if (i < count) {
-            throw_error(ExcClass::ArgumentException,
-                        proto.name + " got two values for '" + std::string(name) + "'");
+            throw_error(
+                ExcClass::ArgumentException,
+                callee_name(site, proto.name) + " got two values for '" + std::string(name) + "'");
           }
           args[i] = value;
           bound = true;
@@ -351,8 +358,9 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
         }
       }
       if (!bound) {
-        throw_error(ExcClass::ArgumentException,
-                    proto.name + " has no parameter named '" + std::string(name) + "'");
+        throw_error(
+            ExcClass::ArgumentException,
+            callee_name(site, proto.name) + " has no parameter named '" + std::string(name) + "'");
       }
     }
   }
