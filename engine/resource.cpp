@@ -21,8 +21,8 @@ Value Resource::write_async(Runtime&, std::string, std::optional<std::chrono::na
 
 ServiceResource::ServiceResource(const char* kind, Runtime& runtime)
     : Resource(kind), stopped_(make_future(runtime)) {
-  (void)ScriptTask::spawn(runtime, builtin_named(runtime, "__await_stop"), {stopped_}, false,
-                          nullptr, 0, {});
+  (void)ScriptTask::spawn_service_keeper(runtime, builtin_named(runtime, "__await_stop"),
+                                         {stopped_}, kind);
 }
 
 void ServiceResource::stop() {

@@ -48,12 +48,20 @@ Value ScriptTask::spawn_callback(Runtime& runtime, Value callable, std::vector<V
   return start(runtime, std::move(future), std::move(callable), std::move(args), false, {});
 }
 
+Value ScriptTask::spawn_service_keeper(Runtime& runtime, Value callable, std::vector<Value> args,
+                                       const char* kind) {
+  return start(runtime, make_future(runtime), std::move(callable), std::move(args), false, {},
+               kind);
+}
+
 Value ScriptTask::start(Runtime& runtime, Value future, Value callable, std::vector<Value> args,
-                        bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes) {
+                        bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes,
+                        const char* kept_service) {
   Future* f = future.as<Future>();
   TaskRef task = TaskRef::adopt(
       new ScriptTask(runtime, nullptr, std::move(callable), std::move(args), has_keywords, future));
   auto* script = static_cast<ScriptTask*>(task.get());
+  script->kept_service_ = kept_service;
   f->set_task(task);  // rule 4 of future.h: before the future is shared
   bool cancel_at_once = false;
   for (auto& scope : scopes) cancel_at_once |= scope->add_child(future);

@@ -103,6 +103,11 @@ class ScriptTask final : public Task {
   // name the definition of `function` (a closure; else no place).
   static Value spawn_callback(Runtime& runtime, Value callable, std::vector<Value> args,
                               const Value& function);
+  // Starts the task that keeps a service (`kind`: "HttpServer",
+  // "TcpListener") and so the program alive until the service stops: it
+  // runs `callable` with `args`, and reports name the service.
+  static Value spawn_service_keeper(Runtime& runtime, Value callable, std::vector<Value> args,
+                                    const char* kind);
   // The activation task of `actor` (rule 7), not yet spawned; its first
   // run begins an activation.
   static TaskRef make_activation(Runtime& runtime, Actor& actor);
@@ -156,6 +161,8 @@ class ScriptTask final : public Task {
   [[nodiscard]] std::string origin() const;
   // The future's Future::origin_description; "" for an activation.
   [[nodiscard]] std::string origin_description() const;
+  // The service this task keeps alive (spawn_service_keeper), or null.
+  [[nodiscard]] const char* kept_service() const { return kept_service_; }
   [[nodiscard]] bool is_activation() const { return actor_ != nullptr; }
   // What it waits for, e.g. "the task started at a.weft:7" or "a receive
   // from a channel (capacity 1, 0 queued)".
@@ -180,7 +187,8 @@ class ScriptTask final : public Task {
              bool has_keywords, Value future);
   // spawn's and spawn_callback's common part, once `future` has its origin.
   static Value start(Runtime& runtime, Value future, Value callable, std::vector<Value> args,
-                     bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes);
+                     bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes,
+                     const char* kept_service = nullptr);
   ~ScriptTask() override;
   // Rule 7.
   RunResult run_activation(Vm& vm, std::uint32_t budget);
@@ -223,6 +231,7 @@ class ScriptTask final : public Task {
   enum class WaitKind : std::uint8_t { Future, Park, Wake };
   WaitKind wait_kind_ = WaitKind::Wake;
   bool awaited_scope_join_ = false;
+  const char* kept_service_ = nullptr;  // set before the task is spawned
   uint32_t awaited_origin_pc_ = 0;
   const Proto* awaited_origin_proto_ = nullptr;
   std::chrono::steady_clock::time_point suspended_since_;

@@ -23,6 +23,20 @@ std::string format_seconds(std::chrono::steady_clock::duration waited) {
   return buffer;
 }
 
+// "the ... waits for ...": who the task is and what it waits for.
+std::string describe_waiting_task(const ScriptTask& task) {
+  if (task.is_activation()) {
+    return "the actor started at " + task.origin() + " waits for " + task.describe_wait();
+  }
+  if (task.kept_service() != nullptr) {
+    return "the task that keeps the " + std::string(task.kept_service()) +
+           " running waits for its .stop";
+  }
+  const std::string origin = task.origin_description();
+  return (origin.empty() ? "the main program" : "the " + origin) + " waits for " +
+         task.describe_wait();
+}
+
 }  // namespace
 
 SuspendedTaskReport report_suspended_tasks(Runtime& runtime) {
@@ -30,11 +44,8 @@ SuspendedTaskReport report_suspended_tasks(Runtime& runtime) {
   std::vector<Entry> entries;
   // suspended_tasks.h rule 3: only reads of the listed tasks in here.
   runtime.suspended_tasks().for_each([&](ScriptTask& task) {
-    std::string text = task.is_activation()                ? "the actor started at " + task.origin()
-                       : task.origin_description().empty() ? "the main program"
-                                                           : "the " + task.origin_description();
-    text += " waits for " + task.describe_wait() + " (for " +
-            format_seconds(now - task.suspended_since()) + ")\n";
+    std::string text = describe_waiting_task(task);
+    text += " (for " + format_seconds(now - task.suspended_since()) + ")\n";
     for (const std::string& line : task.stack()) text += "    at " + line + "\n";
     entries.push_back(Entry{task.suspended_since(), std::move(text)});
   });

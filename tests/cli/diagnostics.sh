@@ -81,6 +81,15 @@ expect_line "$tmp/err" 'the task started at .*dump_waits.weft:5 waits for a rece
 expect_line "$tmp/err" '^    at worker \(.*dump_waits.weft:4:'
 [ "$(grep -c 'waits for a receive' "$tmp/err")" = 3 ] || fail "expected 3 receivers in the dump"
 
+# --dump-tasks-after with a server: the task that keeps it running and the
+# handler's task are named as such, not as the main program.
+"$weft" --dump-tasks-after 0.3 "$here/dump_server.weft" 1500 > "$tmp/out" 2> "$tmp/err" ||
+  fail "dump_server exited $?"
+expect_line "$tmp/out" '^status 200$'
+expect_line "$tmp/err" 'the task that keeps the HttpServer running waits for its \.stop \(for [0-9.]+ s\)$'
+expect_line "$tmp/err" 'the task running the function at .*dump_server.weft:4 waits for '
+[ "$(grep -c 'the main program' "$tmp/err")" = 1 ] || fail "expected one main program in the dump"
+
 # kill -QUIT: the same dump, on demand, and the program goes on.
 "$weft" "$here/dump_waits.weft" 3000 > "$tmp/out" 2> "$tmp/err" &
 pid=$!
