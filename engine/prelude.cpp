@@ -249,7 +249,12 @@ void register_prelude(Runtime& runtime) {
   for (const auto& [name, function] : kRenamed) {
     int64_t slot = module->find(function);
     if (slot < 0) throw std::logic_error(std::string("prelude lacks ") + function);
-    runtime.register_builtin(name, module->slot(static_cast<uint32_t>(slot)).load());
+    Value exported = module->slot(static_cast<uint32_t>(slot)).load();
+    // Its errors, stack frames and printed form use the name scripts call
+    // it by (io/lines), not the prelude's (io_lines). No task runs yet,
+    // so the prototype can still change.
+    if (exported.is(ObjType::Closure)) exported.as<Closure>()->proto()->name = name;
+    runtime.register_builtin(name, std::move(exported));
   }
   runtime.keep_module(std::move(module));
 }

@@ -80,8 +80,8 @@ std::string dump_tasks(Runtime& runtime) {
   // Read at slightly different moments: a task may move between the two.
   const std::uint64_t other = live > suspended.count ? live - suspended.count : 0;
   std::string out = "weft: task dump: " + std::to_string(live) +
-                    " live tasks: " + std::to_string(other) + " running or ready, " +
-                    std::to_string(suspended.count) + " suspended\n";
+                    (live == 1 ? " live task: " : " live tasks: ") + std::to_string(other) +
+                    " running or ready, " + std::to_string(suspended.count) + " suspended\n";
   out += suspended.text;
   return out;
 }

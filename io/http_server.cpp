@@ -180,6 +180,10 @@ class ServerConnection final : public std::enable_shared_from_this<ServerConnect
   std::string response_body_;
   std::string discard_;  // Lingering's scratch space
   TimerHandle timer_;
+  // The handler's time limit, kept after the connection closed during
+  // Handling (keep_handler_deadline); cancelled when the handler answers,
+  // so that it does not stay pending work until it would have fired.
+  TimerHandle kept_handler_deadline_;
   std::uint64_t timer_generation_ = 0;  // identifies the pending timer
   bool timer_pending_ = false;
   Clock::time_point timer_due_;                            // when the pending timer fires
@@ -663,6 +667,11 @@ void ServerConnection::watch_for_hangup() noexcept {
 }
 
 void ServerConnection::respond(std::uint64_t request_id, HttpResponse response) noexcept {
+  if (phase_ == Phase::Closed && request_id == request_id_) {
+    // The handler answered after its connection closed: its kept time
+    // limit has nothing left to cancel.
+    kept_handler_deadline_.cancel();
+  }
   if (phase_ != Phase::Handling || request_id != request_id_) return;  // rule 3
   watch_due_ = false;
   handling_.reset();
@@ -819,7 +828,7 @@ void ServerConnection::keep_handler_deadline() noexcept {
   }
   const auto left =
       std::max<std::chrono::nanoseconds>(deadline_ - Clock::now(), std::chrono::nanoseconds(0));
-  (void)server->registry->io().start_timer(
+  kept_handler_deadline_ = server->registry->io().start_timer(
       left, [weak = std::weak_ptr<HttpResponderState>(state)](bool fired) {
         if (!fired) return;
         if (auto responder = weak.lock()) responder->time_out();
