@@ -162,6 +162,8 @@ void ScriptTask::end_park(bool leaving) {
 }
 
 std::string ScriptTask::origin_description() const {
+  if (kept_service_ != nullptr)
+    return "task that keeps the " + std::string(kept_service_) + " running";
   return future_.is(ObjType::Future) ? future_.as<Future>()->origin_description() : std::string();
 }
 
@@ -432,6 +434,7 @@ std::string describe_channel(Channel& channel) {
 }  // namespace
 
 std::string ScriptTask::describe_wait() const {
+  if (kept_service_ != nullptr) return "its .stop";
   switch (wait_kind_) {
     case WaitKind::Future: {
       if (awaited_scope_join_) return "the tasks of its scope to end";

@@ -159,10 +159,9 @@ class ScriptTask final : public Task {
   // "file:line" where the task, or the actor it activates, was started
   // ("" when unknown).
   [[nodiscard]] std::string origin() const;
-  // The future's Future::origin_description; "" for an activation.
+  // The future's Future::origin_description, or the service the task keeps
+  // running (spawn_service_keeper); "" for an activation.
   [[nodiscard]] std::string origin_description() const;
-  // The service this task keeps alive (spawn_service_keeper), or null.
-  [[nodiscard]] const char* kept_service() const { return kept_service_; }
   [[nodiscard]] bool is_activation() const { return actor_ != nullptr; }
   // What it waits for, e.g. "the task started at a.weft:7" or "a receive
   // from a channel (capacity 1, 0 queued)".
@@ -185,7 +184,7 @@ class ScriptTask final : public Task {
  private:
   ScriptTask(Runtime& runtime, Actor* actor, Value callable, std::vector<Value> args,
              bool has_keywords, Value future);
-  // spawn's and spawn_callback's common part, once `future` has its origin.
+  // What the spawns have in common, once `future` has its origin.
   static Value start(Runtime& runtime, Value future, Value callable, std::vector<Value> args,
                      bool has_keywords, std::vector<std::shared_ptr<TaskScope>> scopes,
                      const char* kept_service = nullptr);

@@ -28,10 +28,6 @@ std::string describe_waiting_task(const ScriptTask& task) {
   if (task.is_activation()) {
     return "the actor started at " + task.origin() + " waits for " + task.describe_wait();
   }
-  if (task.kept_service() != nullptr) {
-    return "the task that keeps the " + std::string(task.kept_service()) +
-           " running waits for its .stop";
-  }
   const std::string origin = task.origin_description();
   return (origin.empty() ? "the main program" : "the " + origin) + " waits for " +
          task.describe_wait();

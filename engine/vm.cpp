@@ -213,11 +213,17 @@ void cancel_abandoned_operation(const Fiber& f) {
   if (awaited.is(ObjType::Future)) awaited.as<Future>()->cancel_if_abandoned();
 }
 
+// Whether take_interrupt can find anything; most runs of most tasks have no
+// cancellation pending and no scope open, and need not call it.
+bool interrupt_possible(ScriptTask& task) {
+  return task.cancellation_pending() || !task.open_scopes().empty();
+}
+
 // The CancellationException to raise in the task now, or nil: its own
 // cancellation, else the first failure in one of its open scopes
 // (TaskScope rule 6); nothing while the fiber is in a shielded range.
 Value take_interrupt(const Fiber& f, ScriptTask& task) {
-  if (!task.cancellation_pending() && task.open_scopes().empty()) return Value();
+  if (!interrupt_possible(task)) return Value();
   if (cancellation_shielded(f)) return Value();
   if (task.cancellation_pending()) {
     task.mark_cancellation_delivered();
@@ -526,9 +532,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
   // Entering again after a yield or a wake is a preemption or await point:
   // a cancellation requested meanwhile is raised here, once.
   if (task != nullptr) {
-    Value interrupt = task->cancellation_pending() || !task->open_scopes().empty()
-                          ? take_interrupt(f, *task)
-                          : Value();
+    Value interrupt = interrupt_possible(*task) ? take_interrupt(f, *task) : Value();
     task->end_park(!interrupt.is_nil());  // ScriptTask rule 4
     if (!interrupt.is_nil() && !deliver(f, std::move(interrupt))) return RunStatus::Failed;
   }

@@ -737,7 +737,7 @@ void ServerConnection::send_error(http::status status) noexcept {
   add(server->rejected, 1);
   keep_alive_ = false;
   close_after_write_ = true;
-  const auto reason = http::obsolete_reason(status);
+  const auto reason = reason_phrase(static_cast<int>(status));
   response_body_.assign(reason.data(), reason.size());
   response_body_ += '\n';
   format_head(11, static_cast<int>(status), {{"Content-Type", "text/plain; charset=utf-8"}},
