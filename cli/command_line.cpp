@@ -1,6 +1,8 @@
 #include "cli/command_line.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -9,19 +11,57 @@
 namespace weft::cli {
 namespace {
 
+// Accepts a whole number from `low` to `high`; CLI11's Range would call
+// a word that is not a number "not in range".
+CLI::Validator whole_number_within(long low, long high) {
+  return CLI::Validator(
+      [low, high](const std::string& text) -> std::string {
+        long value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error != std::errc() || end != text.data() + text.size()) {
+          return "'" + text + "' is not a whole number";
+        }
+        if (value < low || value > high) {
+          return std::to_string(value) + " is not from " + std::to_string(low) + " to " +
+                 std::to_string(high);
+        }
+        return "";
+      },
+      "");
+}
+
+// Accepts a finite number of seconds from 0 to `high`; CLI11's Range lets
+// "nan" through (no comparison with it fails).
+CLI::Validator seconds_up_to(double high) {
+  return CLI::Validator(
+      [high](const std::string& text) -> std::string {
+        double value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+          return "'" + text + "' is not a number of seconds";
+        }
+        if (value < 0 || value > high) {
+          return "'" + text + "' is not from 0 to " + std::to_string(static_cast<long>(high)) +
+                 " seconds";
+        }
+        return "";
+      },
+      "");
+}
+
 // The options every command accepts. They live on the root app; the
 // subcommands fall through to it, so they may come before or after the
 // subcommand name (but not after FILE: that is the script's).
 void add_global_options(CLI::App& app, CommandLine& line) {
-  app.add_option("--threads", line.threads, "Worker threads (default: one per core)")
-      ->check(CLI::Range(1, 1024))
+  app.add_option("--threads", line.threads, "Worker threads, 1 to 1024 (default: one per core)")
+      ->check(whole_number_within(1, 1024))
       ->type_name("N");
   app.add_flag("--stats", line.stats,
                "Print task, scheduler, I/O, memory and time statistics on stderr at exit");
   app.add_option("--dump-tasks-after", line.dump_tasks_after,
-                 "Print every live task (state, what it awaits, stack) after SECONDS, as "
-                 "kill -QUIT does")
-      ->check(CLI::Range(0.0, 1e6))
+                 "Print every live task (state, what it awaits, stack) after SECONDS (0 to "
+                 "1000000), as kill -QUIT does")
+      ->check(seconds_up_to(1e6))
       ->type_name("SECONDS");
   app.add_option("--trace", line.trace_file, "Write a Chrome trace-event JSON of task lifetimes")
       ->type_name("FILE");

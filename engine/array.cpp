@@ -50,11 +50,20 @@ Value Array::get(int64_t index, Reach reach) const {
   return at < 0 ? Value() : items_[at];
 }
 
-bool Array::try_get(size_t index, Value& out, Reach reach) const {
+bool Array::try_get(size_t index, Value& out, size_t& size, Reach reach) const {
   auto guard = read_guard(reach);
-  if (index >= items_.size()) return false;
+  size = items_.size();
+  if (index >= size) return false;
   out = items_[index];
   return true;
+}
+
+size_t Array::copy_items(size_t start, Value* out, size_t max, uint32_t& copied_at) const {
+  auto guard = read_guard();
+  copied_at = version_.load(std::memory_order_relaxed);  // rule 8: under the lock
+  size_t count = 0;
+  for (size_t at = start; at < items_.size() && count < max; ++at) out[count++] = items_[at];
+  return count;
 }
 
 void Array::freeze() {
@@ -71,6 +80,7 @@ void Array::set(int64_t index, Value value, Reach reach) {
     if (at < 0) throw_out_of_range(index);
     old = std::move(items_[at]);
     items_[at] = std::move(value);
+    bump_version();
   }
 }
 
@@ -78,6 +88,7 @@ void Array::push(Value value) {
   std::lock_guard guard(lock_);
   check_mutable();
   items_.push_back(std::move(value));
+  bump_version();
 }
 
 Value Array::pop() {
@@ -86,6 +97,7 @@ Value Array::pop() {
   if (items_.empty()) return Value();
   Value last = std::move(items_.back());
   items_.pop_back();
+  bump_version();
   return last;
 }
 
@@ -96,6 +108,7 @@ bool Array::insert(int64_t index, Value value) {
   if (index < 0) index += n + 1;
   if (index < 0 || index > n) return false;
   items_.insert(items_.begin() + index, std::move(value));
+  bump_version();
   return true;
 }
 
@@ -108,6 +121,7 @@ bool Array::remove_at(int64_t index, Value& removed) {
     if (at < 0) return false;
     old = std::move(items_[at]);
     items_.erase(items_.begin() + at);
+    bump_version();
   }
   removed.swap_with(old);
   return true;
@@ -123,6 +137,7 @@ void Array::replace_all(std::vector<Value> items) {
     std::lock_guard guard(lock_);
     check_mutable();
     items_.swap(items);
+    bump_version();
   }
 }
 

@@ -26,8 +26,16 @@
 //      lock: no other task can reach the array while it runs. The VM
 //      gives it for paths through a register (`state/0 += 1` on the state
 //      array an actor's handler was handed).
+//   8. Every change to `items_` through a Shared reach bumps `version_`
+//      while it holds the lock, before it unlocks. A reader that copied
+//      items under the lock (copy_items) and later loads the same version
+//      knows they are still the array's items at those positions: no
+//      change came between (engine/array_cursor.h). Changes through a
+//      Sole reach may skip the bump: a copy made through another
+//      reference means the reach was not sole.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -90,8 +98,22 @@ class Array final : public Obj {
     return at < 0 ? nullptr : &items_[static_cast<size_t>(at)];
   }
 
-  // For the VM's iteration: the item at `index` if it exists.
-  bool try_get(size_t index, Value& out, Reach reach = Reach::Shared) const;
+  // For the VM's iteration: the item at `index` if it exists, and the
+  // array's size then.
+  bool try_get(size_t index, Value& out, size_t& size, Reach reach = Reach::Shared) const;
+
+  // Rule 8: copies up to `max` items from position `start` into `out`
+  // under one hold of the lock, and gives how many, and the version they
+  // were copied at in `copied_at`.
+  size_t copy_items(size_t start, Value* out, size_t max, uint32_t& copied_at) const;
+  // Rule 8: the version of the items now. What the cursor relies on is
+  // coherence: a bump that happens before this load (the loop's own
+  // change, or one ordered before it by a message, a lock or an await) is
+  // seen; one that does not is concurrent with the read, which may then
+  // take the items as they were. Acquire pairs with the bump's release, so
+  // a reader that sees a new version also sees what the changer wrote
+  // before it.
+  uint32_t version() const { return version_.load(std::memory_order_acquire); }
 
   void release_children(DestroyWorklist& worklist) override;
 
@@ -110,7 +132,15 @@ class Array final : public Obj {
     return guard;
   }
 
+  // Rule 8; the caller holds the lock (or the only reference).
+  void bump_version() {
+    // A load and a store, not an increment: writers hold the lock. Release
+    // pairs with the acquire in version().
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+
   mutable SpinLock lock_;
+  std::atomic<uint32_t> version_{0};
   std::vector<Value> items_;
 };
 
@@ -125,6 +155,7 @@ Value Array::update(int64_t index, const Combine& combine, Reach reach) {
       Value next = combine(items_[at]);
       check_mutable();
       items_[at] = next;  // the old item is a number: nothing released
+      bump_version();
       return next;
     }
   }
@@ -147,6 +178,7 @@ Value Array::update(int64_t index, const Combine& combine, Reach reach) {
       if (!items_[at].identical_to(item)) continue;
       old = std::move(items_[at]);
       items_[at] = next;
+      bump_version();
     }
     return next;
   }

@@ -55,6 +55,7 @@ enum class ObjType : uint8_t {
   Actor,         // engine/actor.h
   ActorContext,  // engine/actor.h: the handler's ctx
   Supervisor,    // engine/actor.h
+  ArrayCursor,   // engine/array_cursor.h: a `for` loop's place in a shared array
 };
 
 enum ObjFlag : uint8_t {

@@ -22,6 +22,7 @@
 #include "engine/access.h"
 #include "engine/arithmetic.h"
 #include "engine/array.h"
+#include "engine/array_cursor.h"
 #include "engine/channel.h"
 #include "engine/debug.h"
 #include "engine/exception.h"
@@ -265,6 +266,37 @@ bool receive_for_loop(const Value& channel, Value& out, ScriptTask* task) {
 // A task about to suspend in a park: a cancellation that waited for it to
 // leave a shielded range is raised now instead (as AWAIT does), and the
 // park is given up.
+// ITERNEXT over an array; `loop` are the loop's hidden registers: the
+// array, where the loop stands, the position and the item. Where it
+// stands is a position until the loop has at least kCursorRemaining items
+// left of an array that other tasks can reach and that is not frozen; then
+// an ArrayCursor, which takes the array's lock once per chunk of items
+// instead of once per item.
+bool next_array_item(const Array& array, Value* loop) {
+  constexpr size_t kCursorRemaining = 8;
+  Value& place = loop[1];
+  Value item;
+  if (place.is_int()) {
+    const auto position = static_cast<size_t>(place.as_int());
+    const Reach reach = reach_of_register(loop[0]);
+    size_t size = 0;
+    if (!array.try_get(position, item, size, reach)) return false;
+    loop[2] = Value::integer(static_cast<int64_t>(position));
+    loop[3] = std::move(item);
+    if (reach == Reach::Shared && size - position > kCursorRemaining && !array.is_frozen()) {
+      place = Value::adopt(new ArrayCursor(position + 1));
+    } else {
+      place = Value::integer(static_cast<int64_t>(position + 1));
+    }
+    return true;
+  }
+  size_t position = 0;
+  if (!place.as<ArrayCursor>()->next(array, item, position)) return false;
+  loop[2] = Value::integer(static_cast<int64_t>(position));
+  loop[3] = std::move(item);
+  return true;
+}
+
 void park_interrupt_check(const Fiber& f, ScriptTask& task) {
   Value interrupt = take_interrupt(f, task);
   if (interrupt.is_nil()) return;
@@ -990,18 +1022,11 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         CASE(ITERNEXT) {
           const Value& coll = R[ins.a];
-          int64_t cursor = R[ins.a + 1].as_int();
+          const int64_t cursor = R[ins.a + 1].is_int() ? R[ins.a + 1].as_int() : 0;
           bool more = false;
           switch (coll.as_object()->type()) {
             case ObjType::Array: {
-              Value item;
-              if (coll.as<Array>()->try_get(static_cast<size_t>(cursor), item,
-                                            reach_of_register(coll))) {
-                R[ins.a + 2] = Value::integer(cursor);
-                R[ins.a + 3] = std::move(item);
-                R[ins.a + 1] = Value::integer(cursor + 1);
-                more = true;
-              }
+              more = next_array_item(*coll.as<Array>(), R + ins.a);
               break;
             }
             case ObjType::Map: {

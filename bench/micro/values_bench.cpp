@@ -190,7 +190,8 @@ void BM_ArrayTryGet(benchmark::State& state) {
   int64_t sum = 0;
   for (auto _ : state) {
     Value item;
-    for (size_t i = 0; a->try_get(i, item); ++i) sum += item.as_int();
+    size_t size = 0;
+    for (size_t i = 0; a->try_get(i, item, size); ++i) sum += item.as_int();
     benchmark::DoNotOptimize(sum);
   }
   state.SetItemsProcessed(state.iterations() * n);

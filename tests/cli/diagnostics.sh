@@ -4,6 +4,7 @@
 #   --dump-tasks-after  a dump of every live task, and the program goes on
 #   kill -QUIT          the same dump on demand
 #   --trace FILE        a consistent Chrome trace (tests/cli/check_trace.py)
+#   option values       a bad one is refused with status 64, before any run
 # Usage: diagnostics.sh WEFT_BINARY (from the source root).
 set -euo pipefail
 weft=$1
@@ -164,6 +165,23 @@ mkdir "$tmp/dir.weft"
 "$weft" "$tmp/dir.weft" > "$tmp/out" 2> "$tmp/err" || status=$?
 [ "$status" = 66 ] || fail "a directory as the script: status $status, expected 66"
 expect_line "$tmp/err" "^weft: cannot run '.*dir.weft': Is a directory$"
+
+# An option value that is not a number, or out of range: status 64 and why
+# (not a run: nan and inf would have been taken as a number of seconds).
+bad_option() {
+  local message=$1
+  shift
+  status=0
+  "$weft" "$@" "$here/stats_messages.weft" > "$tmp/out" 2> "$tmp/err" || status=$?
+  [ "$status" = 64 ] || fail "weft $*: status $status, expected 64"
+  expect_line "$tmp/err" "$message"
+  [ ! -s "$tmp/out" ] || fail "weft $* ran the script"
+}
+bad_option "^--dump-tasks-after: 'nan' is not a number of seconds$" --dump-tasks-after nan
+bad_option "^--dump-tasks-after: 'inf' is not a number of seconds$" --dump-tasks-after inf
+bad_option "^--dump-tasks-after: '-1' is not from 0 to 1000000 seconds$" --dump-tasks-after -1
+bad_option "^--threads: 'two' is not a whole number$" --threads two
+bad_option "^--threads: 0 is not from 1 to 1024$" --threads 0
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures check(s) failed"

@@ -12,6 +12,7 @@
 
 #include "engine/access.h"
 #include "engine/array.h"
+#include "engine/array_cursor.h"
 #include "engine/exception.h"
 #include "engine/format.h"
 #include "engine/function.h"
@@ -151,9 +152,11 @@ TEST(ArrayTest, GetSetPushPop) {
   EXPECT_EQ(display(a->pop()), "x");
   EXPECT_EQ(display(v), "[1 2 30]");
   Value out;
-  EXPECT_TRUE(a->try_get(1, out));
+  size_t size = 0;
+  EXPECT_TRUE(a->try_get(1, out, size));
   EXPECT_EQ(out.as_int(), 2);
-  EXPECT_FALSE(a->try_get(3, out));
+  EXPECT_EQ(size, 3u);
+  EXPECT_FALSE(a->try_get(3, out, size));
   Value empty = A({});
   EXPECT_TRUE(empty.as<Array>()->pop().is_nil());
 }
@@ -509,7 +512,8 @@ TEST(FrozenArray, ReadersThatSeeItFrozenSeeEveryWriteBeforeTheFreeze) {
         for (int i = 0; i < kItems; ++i) {
           ASSERT_EQ(items.get(i).as_int(), i);
           Value out;
-          ASSERT_TRUE(items.try_get(static_cast<size_t>(i), out));
+          size_t size = 0;
+          ASSERT_TRUE(items.try_get(static_cast<size_t>(i), out, size));
         }
         EXPECT_EQ(items.snapshot().size(), static_cast<size_t>(kItems));
         checked.fetch_add(1, std::memory_order_relaxed);
@@ -521,6 +525,63 @@ TEST(FrozenArray, ReadersThatSeeItFrozenSeeEveryWriteBeforeTheFreeze) {
     EXPECT_EQ(checked.load(), kReaders);
     EXPECT_THROW(items.push(Value::integer(0)), ScriptError);
   }
+}
+
+// array.h rule 8 and array_cursor.h: a loop that copied a chunk of items
+// reads none of them once a later change is known to it. Writers set every
+// item to the next round's string, then publish the round; a reader that
+// loaded round r before a step must get an item of round r or later at
+// that step, from a chunk copied before or after. Items are counted
+// strings, so a stale or freed one is an error under ASan, and TSan checks
+// the protocol's ordering.
+TEST(ArrayCursor, ReadsNoItemOlderThanAChangeItHasSeen) {
+  constexpr int kItems = 64;
+  constexpr int kRounds = 300;
+  constexpr int kReaders = 3;
+  auto text = [](int position, int round) {
+    return "p" + std::to_string(position) + "/" + std::to_string(round);
+  };
+  Value array = make_array();
+  Array& items = *array.as<Array>();
+  for (int i = 0; i < kItems; ++i) items.push(S(text(i, 0)));
+  std::atomic<int> published{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&] {
+      while (!done.load(std::memory_order_acquire)) {
+        Value cursor = Value::adopt(new ArrayCursor(0));
+        Value item;
+        size_t position = 0;
+        size_t steps = 0;
+        for (;;) {
+          const int floor = published.load(std::memory_order_acquire);
+          if (!cursor.as<ArrayCursor>()->next(items, item, position)) break;
+          ++steps;
+          const std::string seen(item.as<String>()->view());
+          const size_t slash = seen.find('/');
+          ASSERT_EQ(seen.substr(0, slash), "p" + std::to_string(position));
+          if (position < kItems) {  // the grower's item is always of round 0
+            ASSERT_GE(std::stoi(seen.substr(slash + 1)), floor) << "at " << position;
+          }
+        }
+        ASSERT_GE(steps, static_cast<size_t>(kItems));
+      }
+    });
+  }
+  std::thread grower([&] {
+    while (!done.load(std::memory_order_acquire)) {
+      items.push(S(text(kItems, 0)));
+      items.pop();
+    }
+  });
+  for (int round = 1; round <= kRounds; ++round) {
+    for (int i = 0; i < kItems; ++i) items.set(i, S(text(i, round)));
+    published.store(round, std::memory_order_release);
+  }
+  done.store(true, std::memory_order_release);
+  for (std::thread& reader : readers) reader.join();
+  grower.join();
 }
 
 // array.h rule 6: threads adding into one array item and one map entry at
