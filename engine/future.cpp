@@ -94,15 +94,20 @@ void Future::dispatch_callbacks() {
 
 std::string Future::origin() const {
   if (origin_proto_ == nullptr) return "";
-  SourceLoc loc =
-      origin_is_definition_ ? origin_proto_->location : origin_proto_->location_at(origin_pc_);
+  SourceLoc loc = origin_kind_ == OriginKind::Definition ? origin_proto_->location
+                                                         : origin_proto_->location_at(origin_pc_);
   return (origin_proto_->source ? origin_proto_->source->name : std::string("?")) + ":" +
          std::to_string(loc.line);
 }
 
 std::string Future::origin_description() const {
+  if (origin_kind_ == OriginKind::Builtin) {
+    return "task running the built-in " + runtime_.builtin_name(origin_pc_);
+  }
   if (origin_proto_ == nullptr) return "";
-  return (origin_is_definition_ ? "task running the function at " : "task started at ") + origin();
+  return (origin_kind_ == OriginKind::Definition ? "task running the function at "
+                                                 : "task started at ") +
+         origin();
 }
 
 void Future::release_children(DestroyWorklist& worklist) {

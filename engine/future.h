@@ -112,13 +112,21 @@ class Future final : public Obj {
   void set_origin_definition(const Proto* proto) {
     origin_proto_ = proto;
     origin_pc_ = 0;
-    origin_is_definition_ = true;
+    origin_kind_ = OriginKind::Definition;
+  }
+  // For a task the runtime started to run a built-in (a connection handler
+  // that is `json/parse`, say): its origin names it, by its index among
+  // the runtime's builtins.
+  void set_origin_builtin(uint32_t index) {
+    origin_proto_ = nullptr;
+    origin_pc_ = index;
+    origin_kind_ = OriginKind::Builtin;
   }
   // "file:line" where the task was started (or its function defined), or
-  // "" when unknown.
+  // "" when unknown or a built-in.
   std::string origin() const;
   // For reports: "task started at FILE:LINE", "task running the function
-  // at FILE:LINE", or "" when unknown.
+  // at FILE:LINE", "task running the built-in NAME", or "" when unknown.
   std::string origin_description() const;
   // A scope's join (task_scope.h): settled when the scope's tasks end.
   // Set before the future is shared.
@@ -145,7 +153,8 @@ class Future final : public Obj {
   std::atomic<bool> cancelling_{false};  // rule 6
   SpinLock lock_;
   bool callbacks_dispatched_ = false;
-  bool origin_is_definition_ = false;
+  enum class OriginKind : uint8_t { Start, Definition, Builtin };
+  OriginKind origin_kind_ = OriginKind::Start;
   bool scope_join_ = false;
   uint32_t origin_pc_ = 0;
   std::unique_ptr<std::vector<Value>> callbacks_;  // null until the first

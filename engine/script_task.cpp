@@ -44,6 +44,9 @@ Value ScriptTask::spawn_callback(Runtime& runtime, Value callable, std::vector<V
   Value future = make_future(runtime);
   if (function.is(ObjType::Closure)) {
     future.as<Future>()->set_origin_definition(function.as<Closure>()->proto());
+  } else if (function.is(ObjType::Native)) {
+    const int64_t index = runtime.find_builtin(function.as<Native>()->name());
+    if (index >= 0) future.as<Future>()->set_origin_builtin(static_cast<uint32_t>(index));
   }
   return start(runtime, std::move(future), std::move(callable), std::move(args), false, {});
 }
