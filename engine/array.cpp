@@ -6,21 +6,6 @@
 
 namespace weft {
 
-namespace {
-
-// Resolves a script index (negative from the end) to a position, or -1.
-int64_t resolve_index(int64_t index, size_t size) {
-  int64_t n = static_cast<int64_t>(size);
-  if (index < 0) index += n;
-  return (index < 0 || index >= n) ? -1 : index;
-}
-
-}  // namespace
-
-int64_t Array::position(int64_t index) const {
-  return resolve_index(index, items_.size());
-}
-
 void Array::throw_out_of_range(int64_t index) const {
   throw_error(ExcClass::RuntimeException, "index " + std::to_string(index) +
                                               " out of range for Array of size " +
@@ -46,7 +31,7 @@ size_t Array::size() const {
 
 Value Array::get(int64_t index, Reach reach) const {
   auto guard = read_guard(reach);
-  int64_t at = resolve_index(index, items_.size());
+  int64_t at = position(index);
   return at < 0 ? Value() : items_[at];
 }
 
@@ -117,7 +102,7 @@ bool Array::remove_at(int64_t index, Value& removed) {
   {
     std::lock_guard guard(lock_);
     check_mutable();
-    int64_t at = resolve_index(index, items_.size());
+    int64_t at = position(index);
     if (at < 0) return false;
     old = std::move(items_[at]);
     items_.erase(items_.begin() + at);

@@ -120,7 +120,11 @@ class Array final : public Obj {
  private:
   void check_mutable() const;
   // The position of a script index (negative from the end), or -1.
-  [[nodiscard]] int64_t position(int64_t index) const;
+  [[nodiscard]] int64_t position(int64_t index) const {
+    const auto size = static_cast<int64_t>(items_.size());
+    if (index < 0) index += size;
+    return (index < 0 || index >= size) ? -1 : index;
+  }
   [[noreturn]] void throw_out_of_range(int64_t index) const;
   // Holds the lock, unless the array is frozen (rule 5) or reached through
   // its only reference (rule 7).

@@ -378,7 +378,9 @@ void bind_arguments(Fiber& f, const Proto& proto, uint32_t base, uint32_t count,
     for (auto& [key, value] : keywords.as<Map>()->entries()) {
       std::string_view name = key.as<String>()->view();
       bool bound = false;
-      for (uint32_t i = 0; i < positional && !bound; ++i) {
+      // A method's receiver is hidden (as in its arity errors): it cannot
+      // be named, and its parameter's name is not the script's to know.
+      for (uint32_t i = site.method == nullptr ? 0 : 1; i < positional && !bound; ++i) {
         if (proto.positional_names[i].as<String>()->view() == name) {
           if (i < count) {
             throw_error(
