@@ -43,7 +43,7 @@ bool Array::try_get(size_t index, Value& out, size_t& size, Reach reach) const {
   return true;
 }
 
-size_t Array::copy_items(size_t start, Value* out, size_t max, uint32_t& copied_at) const {
+size_t Array::copy_items(size_t start, Value* out, size_t max, uint64_t& copied_at) const {
   auto guard = read_guard();
   copied_at = version_.load(std::memory_order_relaxed);  // rule 8: under the lock
   size_t count = 0;

@@ -27,7 +27,8 @@
 //      gives it for paths through a register (`state/0 += 1` on the state
 //      array an actor's handler was handed).
 //   8. Every change to `items_` through a Shared reach bumps `version_`
-//      while it holds the lock, before it unlocks. A reader that copied
+//      (64 bits: it never wraps back to a version a reader holds) while it
+//      holds the lock, before it unlocks. A reader that copied
 //      items under the lock (copy_items) and later loads the same version
 //      knows they are still the array's items at those positions: no
 //      change came between (engine/array_cursor.h). Changes through a
@@ -105,7 +106,7 @@ class Array final : public Obj {
   // Rule 8: copies up to `max` items from position `start` into `out`
   // under one hold of the lock, and gives how many, and the version they
   // were copied at in `copied_at`.
-  size_t copy_items(size_t start, Value* out, size_t max, uint32_t& copied_at) const;
+  size_t copy_items(size_t start, Value* out, size_t max, uint64_t& copied_at) const;
   // Rule 8: the version of the items now. What the cursor relies on is
   // coherence: a bump that happens before this load (the loop's own
   // change, or one ordered before it by a message, a lock or an await) is
@@ -113,7 +114,7 @@ class Array final : public Obj {
   // take the items as they were. Acquire pairs with the bump's release, so
   // a reader that sees a new version also sees what the changer wrote
   // before it.
-  uint32_t version() const { return version_.load(std::memory_order_acquire); }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   void release_children(DestroyWorklist& worklist) override;
 
@@ -144,7 +145,7 @@ class Array final : public Obj {
   }
 
   mutable SpinLock lock_;
-  std::atomic<uint32_t> version_{0};
+  std::atomic<uint64_t> version_{0};
   std::vector<Value> items_;
 };
 

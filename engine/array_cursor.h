@@ -50,7 +50,7 @@ class ArrayCursor final : public Obj {
   void copy_from(const Array& array, size_t position);
 
   size_t start_;
-  uint32_t copied_at_ = 0;
+  uint64_t copied_at_ = 0;
   uint32_t taken_ = 0;
   uint32_t count_ = 0;
   Value items_[kChunk];

@@ -11,7 +11,8 @@
 // Why a lock and not moodycamel's ConcurrentQueue: the messages of one
 // sender must arrive in the order sent, and a sending task moves between
 // worker threads while moodycamel keeps order only per producer thread.
-// The section under the lock is a deque push or pop.
+// The section under the lock is a push or a pop of a RingQueue
+// (scheduler/ring_queue.h), whose first two slots live in the mailbox.
 //
 // Protocol
 // --------
@@ -38,10 +39,11 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <mutex>
 #include <utility>
+#include <vector>
 
+#include "scheduler/ring_queue.h"
 #include "scheduler/spin_lock.h"
 
 namespace weft {
@@ -66,8 +68,7 @@ class Mailbox {
   MailboxTake take(T& out, bool may_idle = true) {
     std::lock_guard guard(lock_);
     if (!items_.empty()) {
-      out = std::move(items_.front());
-      items_.pop_front();
+      items_.pop_front_into(out);
       return MailboxTake::Item;
     }
     if (closed_) return MailboxTake::Finished;
@@ -97,14 +98,14 @@ class Mailbox {
   }
   // Every item still queued (the owner's destruction, or a stop that
   // drops them); the caller owns them.
-  std::deque<T> take_all() {
+  std::vector<T> take_all() {
     std::lock_guard guard(lock_);
-    return std::exchange(items_, {});
+    return items_.take_all();
   }
 
  private:
   SpinLock lock_;
-  std::deque<T> items_;
+  RingQueue<T, 2> items_;
   bool active_ = false;
   bool closed_ = false;
 };

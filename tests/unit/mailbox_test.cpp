@@ -131,8 +131,8 @@ TEST(Mailbox, TakeAllHandsOverTheQueue) {
     int v = i;
     (void)box.push(v);
   }
-  std::deque<int> all = box.take_all();
-  EXPECT_EQ(all, (std::deque<int>{0, 1, 2, 3, 4}));
+  std::vector<int> all = box.take_all();
+  EXPECT_EQ(all, (std::vector<int>{0, 1, 2, 3, 4}));
   EXPECT_EQ(box.size(), 0u);
 }
 
@@ -172,7 +172,7 @@ TEST(Mailbox, OrderHoldsAcrossPushesCloseAndTakeAll) {
   ASSERT_EQ(other.take(out), MailboxTake::Item);
   int late = 4;
   (void)other.push(late);
-  EXPECT_EQ(other.take_all(), (std::deque<int>{1, 2, 3, 4}));
+  EXPECT_EQ(other.take_all(), (std::vector<int>{1, 2, 3, 4}));
   EXPECT_EQ(other.size(), 0u);
   EXPECT_EQ(other.take(out), MailboxTake::Idle);
 }
