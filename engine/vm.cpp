@@ -263,9 +263,6 @@ bool receive_for_loop(const Value& channel, Value& out, ScriptTask* task) {
   throw_error(ExcClass::ConcurrencyException, "receive on an empty channel outside a task");
 }
 
-// A task about to suspend in a park: a cancellation that waited for it to
-// leave a shielded range is raised now instead (as AWAIT does), and the
-// park is given up.
 // ITERNEXT over an array; `loop` are the loop's hidden registers: the
 // array, where the loop stands, the position and the item. Where it
 // stands is a position until the loop has at least kCursorRemaining items
@@ -297,6 +294,9 @@ bool next_array_item(const Array& array, Value* loop) {
   return true;
 }
 
+// A task about to suspend in a park: a cancellation that waited for it to
+// leave a shielded range is raised now instead (as AWAIT does), and the
+// park is given up.
 void park_interrupt_check(const Fiber& f, ScriptTask& task) {
   Value interrupt = take_interrupt(f, task);
   if (interrupt.is_nil()) return;

@@ -459,8 +459,10 @@ void CodeGen::form_for(const Node& node, uint16_t dest) {
   patch_here(exit_jump);
   for (size_t j : loop.break_jumps) patch_here(j);
   // The collection, where the loop stands (an ArrayCursor holds copies of
-  // items) and the last item are let go as the loop ends, however it ends,
-  // not when the registers are next used.
+  // items) and the last item are let go when the loop ends or a break
+  // leaves it, not when the registers are next used. (A return clears the
+  // frame's registers; a throw caught in this frame leaves them to be
+  // reused or cleared with the frame.)
   if (!counted) emit(node, Opcode::LOADNIL, base, 3);
   pop_scope();
   emit(node, Opcode::LOADNIL, dest, 0);
