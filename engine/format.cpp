@@ -499,8 +499,16 @@ std::string describe_failure(const Value& reason) {
   std::string text = std::string(exc_class_name(e.cls())) + ": " + display(e.message());
   const Value trace = e.trace();
   if (trace.is(ObjType::Array)) {
-    const Value top = trace.as<Array>()->get(0);
-    if (top.is(ObjType::String)) text += " (at " + display(top) + ")";
+    // The innermost frame of the script's own code: the prelude's frames
+    // (a built-in run as an HTTP handler fails inside `__http_handle`)
+    // name nothing the script wrote.
+    for (const Value& frame : trace.as<Array>()->snapshot()) {
+      if (frame.is(ObjType::String) &&
+          frame.as<String>()->view().find("(<prelude>:") == std::string_view::npos) {
+        text += " (at " + display(frame) + ")";
+        break;
+      }
+    }
   }
   return text;
 }

@@ -166,6 +166,12 @@ mkdir "$tmp/dir.weft"
 [ "$status" = 66 ] || fail "a directory as the script: status $status, expected 66"
 expect_line "$tmp/err" "^weft: cannot run '.*dir.weft': Is a directory$"
 
+# A failure in a built-in run as a handler is reported without the
+# prelude's frame that called it.
+"$weft" "$here/builtin_handler.weft" > "$tmp/out" 2> "$tmp/err" || fail "builtin_handler exited $?"
+expect_line "$tmp/out" '^500$'
+expect_line "$tmp/err" '^http/serve: the handler failed: TypeException: json/parse expects a String, got Map$'
+
 # An option value that is not a number, or out of range: status 64 and why
 # (not a run: nan and inf would have been taken as a number of seconds).
 bad_option() {
