@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,9 @@ namespace weft {
 template <class T, std::size_t kInline>
 class RingQueue {
   static_assert(kInline > 0 && (kInline & (kInline - 1)) == 0, "a power of two");
+  // A move that threw halfway through grow() would lose items.
+  static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>,
+                "items must move without throwing");
 
  public:
   static constexpr std::size_t kKeptSlots = 256;
