@@ -27,10 +27,13 @@ using boost::system::error_code;
 
 namespace {
 
-// The status line's reason phrase; empty for a code Beast has no phrase
-// for (a handler's 299, say), which RFC 9110 section 15 allows, where
-// Beast would give "<unknown-status>".
+// The status line's reason phrase, as IANA's status code registry has it;
+// empty for a code it does not register (a handler's 299, say), which RFC
+// 9110 section 15 allows, where Beast would give "<unknown-status>". Beast's
+// table lacks 425 and names three codes of nginx's and others' own.
 std::string_view reason_phrase(int status) {
+  if (status == 425) return "Too Early";                           // RFC 8470
+  if (status == 444 || status == 499 || status == 599) return {};  // not registered
   const auto reason = http::obsolete_reason(static_cast<http::status>(status));
   const std::string_view text(reason.data(), reason.size());
   return text == "<unknown-status>" ? std::string_view() : text;

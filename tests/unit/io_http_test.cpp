@@ -508,6 +508,10 @@ TEST(IoHttp, ResponsesAreFormattedAsHttp11And10Expect) {
           (void)responder.respond(HttpResponse{299, {}, "odd"});
           return;
         }
+        if (request.path == "/early" || request.path == "/nginx") {
+          (void)responder.respond(HttpResponse{request.path == "/early" ? 425 : 499, {}, "x"});
+          return;
+        }
         (void)responder.respond(HttpResponse{201,
                                              {{"X-A", "1"},
                                               {"content-length", "99"},
@@ -527,6 +531,11 @@ TEST(IoHttp, ResponsesAreFormattedAsHttp11And10Expect) {
   // not Beast's "<unknown-status>".
   ASSERT_TRUE(client.send("GET /unnamed HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(client.read_response(), "HTTP/1.1 299 \r\nContent-Length: 3\r\n\r\nodd");
+  // IANA's registry, not Beast's table: 425 is named, nginx's 499 is not.
+  ASSERT_TRUE(client.send("GET /early HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.read_response(), "HTTP/1.1 425 Too Early\r\nContent-Length: 1\r\n\r\nx");
+  ASSERT_TRUE(client.send("GET /nginx HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.read_response(), "HTTP/1.1 499 \r\nContent-Length: 1\r\n\r\nx");
   ASSERT_TRUE(client.send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
   EXPECT_EQ(client.read_response(),
             "HTTP/1.0 201 Created\r\nX-A: 1\r\nConnection: keep-alive\r\n"
