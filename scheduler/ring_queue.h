@@ -53,11 +53,9 @@ class RingQueue {
 
   // Moves the first item into `out` and removes it; the queue is not empty.
   void pop_front_into(T& out) {
-    T* first = slot(head_);
-    out = std::move(*first);
-    first->~T();
-    head_ = (head_ + 1) & (capacity_ - 1);
-    if (--size_ == 0) emptied();
+    out = std::move(*slot(head_));
+    drop_front();
+    if (size_ == 0) emptied();
   }
 
   // Every item, in order; the queue is left empty.
@@ -65,11 +63,8 @@ class RingQueue {
     std::vector<T> all;
     all.reserve(size_);
     while (size_ != 0) {
-      T* first = slot(head_);
-      all.push_back(std::move(*first));
-      first->~T();
-      head_ = (head_ + 1) & (capacity_ - 1);
-      --size_;
+      all.push_back(std::move(*slot(head_)));
+      drop_front();
     }
     emptied();
     return all;
@@ -101,12 +96,15 @@ class RingQueue {
     }
   }
 
+  // Destroys the first item (moved from, or not) and removes it.
+  void drop_front() {
+    slot(head_)->~T();
+    head_ = (head_ + 1) & (capacity_ - 1);
+    --size_;
+  }
+
   void clear() {
-    while (size_ != 0) {
-      slot(head_)->~T();
-      head_ = (head_ + 1) & (capacity_ - 1);
-      --size_;
-    }
+    while (size_ != 0) drop_front();
   }
 
   void free_heap_block() {
