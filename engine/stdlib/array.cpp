@@ -72,6 +72,14 @@ Value get(NativeCall& call) {
   return self.get(int_arg(call, 1, "get"));
 }
 
+// (a .set i v): replaces element i (negative from the end); an index out
+// of range throws, as assigning through a path does. Gives the array.
+Value set(NativeCall& call) {
+  Array& self = array_arg(call, 0, "set");
+  self.set(int_arg(call, 1, "set"), call.arg(2));
+  return call.args[0];
+}
+
 Value first(NativeCall& call) {
   return array_arg(call, 0, "first").get(0);
 }
@@ -190,6 +198,7 @@ void register_array_methods(Runtime& runtime) {
   runtime.register_native_method(t, "append", add, 2, 2);
   runtime.register_native_method(t, "pop", pop, 1, 1);
   runtime.register_native_method(t, "get", get, 2, 2);
+  runtime.register_native_method(t, "set", set, 3, 3);
   runtime.register_native_method(t, "first", first, 1, 1);
   runtime.register_native_method(t, "last", last, 1, 1);
   runtime.register_native_method(t, "sort", sort, 1, 1);
