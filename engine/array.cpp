@@ -63,7 +63,9 @@ void Array::set(int64_t index, Value value, Reach reach) {
     check_mutable();
     int64_t at = position(index);
     if (at < 0) throw_out_of_range(index);
+    make_room_to_retire(1);
     old = std::move(items_[at]);
+    retire(old);
     items_[at] = std::move(value);
     bump_version();
   }
@@ -80,7 +82,9 @@ Value Array::pop() {
   std::lock_guard guard(lock_);
   check_mutable();
   if (items_.empty()) return Value();
+  make_room_to_retire(1);
   Value last = std::move(items_.back());
+  if (lenders_ != 0 && last.is_object()) retired_.push_back(last);  // rule 9
   items_.pop_back();
   bump_version();
   return last;
@@ -104,7 +108,9 @@ bool Array::remove_at(int64_t index, Value& removed) {
     check_mutable();
     int64_t at = position(index);
     if (at < 0) return false;
+    make_room_to_retire(1);
     old = std::move(items_[at]);
+    if (lenders_ != 0 && old.is_object()) retired_.push_back(old);  // rule 9
     items_.erase(items_.begin() + at);
     bump_version();
   }
@@ -121,14 +127,36 @@ void Array::replace_all(std::vector<Value> items) {
   {
     std::lock_guard guard(lock_);
     check_mutable();
+    make_room_to_retire(items_.size());
     items_.swap(items);
+    for (Value& old : items) retire(old);
     bump_version();
   }
+}
+
+size_t Array::lend_items(size_t start, Value* out, size_t max, uint64_t& copied_at, bool begin) {
+  std::lock_guard guard(lock_);
+  if (begin) ++lenders_;
+  copied_at = version_.load(std::memory_order_relaxed);  // rule 8: under the lock
+  size_t count = 0;
+  for (size_t at = start; at < items_.size() && count < max; ++at) {
+    out[count++] = Value::borrowed(items_[at]);
+  }
+  return count;
+}
+
+std::vector<Value> Array::end_lending() {
+  std::vector<Value> retired;
+  std::lock_guard guard(lock_);
+  if (--lenders_ == 0) retired.swap(retired_);
+  return retired;
 }
 
 void Array::release_children(DestroyWorklist& worklist) {
   for (Value& item : items_) release_into(item, worklist);
   items_.clear();
+  for (Value& item : retired_) release_into(item, worklist);
+  retired_.clear();
 }
 
 Value make_array(std::vector<Value> items) {

@@ -34,6 +34,21 @@
 //      change came between (engine/array_cursor.h). Changes through a
 //      Sole reach may skip the bump: a copy made through another
 //      reference means the reach was not sole.
+//   9. Lending. A `for` loop's cursor may copy items without counting
+//      references (lend_items), so that neither the copy nor the loop
+//      variable costs a locked instruction. The first lend_items of a
+//      cursor counts it in `lenders_`, and end_lending() counts it out;
+//      both hold the lock, and a lender holds a reference to the array, so
+//      the array outlives its lenders and is never reached as Sole (rule
+//      7) while it has one. While `lenders_` is not zero the array gives
+//      up none of the references it holds: a replaced or removed item's
+//      reference goes to `retired_` (pop and remove_at give their caller a
+//      reference of its own), and the last end_lending() hands `retired_`
+//      back to be released after the unlock. Room in `retired_` is made
+//      before `items_` changes, so a failed allocation changes nothing.
+//      A lender stops lending at its first step after a change
+//      (engine/array_cursor.h), so `retired_` holds what changed during
+//      one step of the slowest lending loop, not the whole loop's changes.
 #pragma once
 
 #include <atomic>
@@ -116,6 +131,15 @@ class Array final : public Obj {
   // before it.
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
+  // Rule 9: copies up to `max` items from position `start` into `out`
+  // (which must hold nil) without counting references; `begin`
+  // counts the caller as a lender (its first call). The copies stay valid
+  // until the caller's end_lending().
+  size_t lend_items(size_t start, Value* out, size_t max, uint64_t& copied_at, bool begin);
+  // Rule 9: counts a lender out; the last one gets what was retired while
+  // items were lent, to release after this returns.
+  [[nodiscard]] std::vector<Value> end_lending();
+
   void release_children(DestroyWorklist& worklist) override;
 
  private:
@@ -137,6 +161,17 @@ class Array final : public Obj {
     return guard;
   }
 
+  // Rule 9, with the lock held: room in `retired_` for `count` more,
+  // before `items_` changes.
+  void make_room_to_retire(size_t count) {
+    if (lenders_ != 0) retired_.reserve(retired_.size() + count);
+  }
+  // Rule 9, with the lock held: gives up the array's reference in `old`
+  // (moved out of `items_`) while items are lent; `old` is then nil.
+  void retire(Value& old) noexcept {
+    if (lenders_ != 0 && old.is_object()) retired_.push_back(std::move(old));
+  }
+
   // Rule 8; the caller holds the lock (or the only reference).
   void bump_version() {
     // A load and a store, not an increment: writers hold the lock. Release
@@ -146,7 +181,9 @@ class Array final : public Obj {
 
   mutable SpinLock lock_;
   std::atomic<uint64_t> version_{0};
+  uint32_t lenders_ = 0;  // rule 9
   std::vector<Value> items_;
+  std::vector<Value> retired_;  // rule 9
 };
 
 Value make_array(std::vector<Value> items = {});
@@ -181,7 +218,9 @@ Value Array::update(int64_t index, const Combine& combine, Reach reach) {
       const int64_t at = position(index);
       if (at < 0) throw_out_of_range(index);
       if (!items_[at].identical_to(item)) continue;
+      make_room_to_retire(1);
       old = std::move(items_[at]);
+      retire(old);
       items_[at] = next;
       bump_version();
     }

@@ -8,10 +8,12 @@
 // stack, so a fiber can stop at any call depth and resume on any thread.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "engine/array_cursor.h"
 #include "engine/function.h"
 #include "engine/inline_vector.h"
 #include "engine/value.h"
@@ -43,6 +45,23 @@ class Fiber {
   Value result;     // set when the fiber completes
   Value exception;  // set when it fails
 
+  Fiber() = default;
+  Fiber(const Fiber&) = delete;
+  Fiber& operator=(const Fiber&) = delete;
+  ~Fiber() { settle_open_frames(); }
+
+  // Engine/array_cursor.h rule 4: the registers of frames still open (a
+  // task that ends or is dropped midway) are about to be dropped.
+  void settle_open_frames() {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const Frame& frame = frames[i];
+      const std::size_t end =
+          std::min<std::size_t>(stack.size(), frame.base + frame.closure->proto()->num_registers);
+      if (frame.base < end)
+        settle_lent_loop_variables(stack.data() + frame.base, stack.data() + end);
+    }
+  }
+
   // Drops the references that the stack slots [first, end) hold. Other
   // values stay: no code reads a register before writing it, since a
   // call's registers above its arguments hold what earlier calls left.
@@ -55,6 +74,7 @@ class Fiber {
 
   // Frees all of it: the task has ended, and its future may keep it long.
   void release() {
+    settle_open_frames();
     std::vector<Value>().swap(stack);
     frames.reset();
     std::vector<Handler>().swap(handlers);

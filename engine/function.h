@@ -61,6 +61,9 @@ class Proto final : public Obj {
   uint16_t num_required = 0;
   bool has_rest = false;
   bool is_async = false;                // (fn ^^async ...): a call starts a task
+  // Some loop of this function may lend items (engine/array_cursor.h
+  // rule 4): RETURN settles them.
+  bool lends_loop_items = false;
   std::vector<Value> positional_names;  // Strings, for passing them by keyword
   std::vector<KeywordParam> keyword_params;
   // Instruction ranges [begin, end) that a cancellation must not interrupt:

@@ -44,6 +44,11 @@ inline constexpr uint8_t kFlagFromCapture = 1;       // BORROW from Up[B]
 inline constexpr uint8_t kFlagSubtracted = 1;  // ADDI written as x - n (for messages)
 inline constexpr uint8_t kFlagImmortal = 1;
 inline constexpr uint8_t kFlagStepRange = 1;
+// ITERNEXT: the loop has one variable (over a map: the key only).
+inline constexpr uint8_t kFlagOneVariable = 1;
+// ITERNEXT: nothing assigns the loop variable, so an array's cursor may
+// lend it items (engine/array_cursor.h rule 4).
+inline constexpr uint8_t kFlagLendItems = 2;
 
 const char* opcode_name(Opcode op);
 OperandShape opcode_shape(Opcode op);

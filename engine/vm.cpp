@@ -268,30 +268,36 @@ bool receive_for_loop(const Value& channel, Value& out, ScriptTask* task) {
 // stands is a position until the loop has at least kCursorRemaining items
 // left of an array that other tasks can reach and that is not frozen; then
 // an ArrayCursor, which takes the array's lock once per chunk of items
-// instead of once per item.
-bool next_array_item(const Array& array, Value* loop) {
+// instead of once per item, and, if `may_lend`, puts items in the loop
+// variable without counting references (engine/array_cursor.h).
+bool next_array_item(const Array& array, Value* loop, bool may_lend) {
   constexpr size_t kCursorRemaining = 8;
   Value& place = loop[1];
-  Value item;
   if (place.is_int()) {
     const auto position = static_cast<size_t>(place.as_int());
     const Reach reach = reach_of_register(loop[0]);
     size_t size = 0;
+    Value item;
     if (!array.try_get(position, item, size, reach)) return false;
     loop[2] = Value::integer(static_cast<int64_t>(position));
     loop[3] = std::move(item);
     if (reach == Reach::Shared && size - position > kCursorRemaining && !array.is_frozen()) {
-      place = Value::adopt(new ArrayCursor(position + 1));
+      place = ArrayCursor::start(loop[0], position + 1, may_lend);
     } else {
       place = Value::integer(static_cast<int64_t>(position + 1));
     }
     return true;
   }
   size_t position = 0;
-  if (!place.as<ArrayCursor>()->next(array, item, position)) return false;
+  if (!place.as<ArrayCursor>()->next(array, loop[3], position)) return false;
   loop[2] = Value::integer(static_cast<int64_t>(position));
-  loop[3] = std::move(item);
   return true;
+}
+
+// Array_cursor.h rule 4: the registers of `frame` are about to be left.
+void settle_lent_loop_variables(Fiber& f, const Frame& frame) {
+  Value* registers = f.stack.data() + frame.base;
+  settle_lent_loop_variables(registers, registers + frame.closure->proto()->num_registers);
 }
 
 // A task about to suspend in a park: a cancellation that waited for it to
@@ -310,6 +316,7 @@ bool deliver(Fiber& f, Value exception) {
   if (f.handlers.empty()) {
     while (!f.frames.empty()) {
       const Frame& top = f.frames.back();
+      settle_lent_loop_variables(f, top);
       clear_frame(f, top.base, top.closure->proto()->num_registers);
       f.frames.pop_back();
     }
@@ -320,10 +327,14 @@ bool deliver(Fiber& f, Value exception) {
   f.handlers.pop_back();
   while (f.frames.size() > h.frame + 1) {
     const Frame& top = f.frames.back();
+    settle_lent_loop_variables(f, top);
     clear_frame(f, top.base, top.closure->proto()->num_registers);
     f.frames.pop_back();
   }
   Frame& frame = f.frames.back();
+  // The handler may be outside a loop that lends, whose registers other
+  // code then reuses.
+  settle_lent_loop_variables(f, frame);
   frame.pc = frame.closure->proto()->code.data() + h.target;
   f.stack[frame.base + h.exception_register] = std::move(exception);
   return true;
@@ -923,6 +934,10 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
                       type_name(receiver) + " has no method '" + name->str() + "'");
         }
         CASE(RETURN) {
+          // Array_cursor.h rule 4: the registers stay until reused.
+          if (proto->lends_loop_items) {
+            settle_lent_loop_variables(R, R + proto->num_registers);
+          }
           Value result = std::move(R[ins.a]);
           uint32_t base = frame->base;
           f.handlers.resize(frame->handlers);
@@ -1028,7 +1043,8 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           bool more = false;
           switch (coll.as_object()->type()) {
             case ObjType::Array: {
-              more = next_array_item(*coll.as<Array>(), R + ins.a);
+              more =
+                  next_array_item(*coll.as<Array>(), R + ins.a, (ins.flags & kFlagLendItems) != 0);
               break;
             }
             case ObjType::Map: {
@@ -1036,7 +1052,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
               Value key;
               Value value;
               if (coll.as<Map>()->next_entry(at, key, value)) {
-                if (ins.flags & 1) {
+                if ((ins.flags & kFlagOneVariable) != 0) {
                   R[ins.a + 3] = std::move(key);
                 } else {
                   R[ins.a + 2] = std::move(key);
@@ -1096,6 +1112,15 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
               break;
           }
           if (!more) pc += ins.sbx();
+          NEXT;
+        }
+        CASE(ITEREND) {
+          // The collection, where the loop stood and its last item are let
+          // go when the loop ends, not when the registers are next used; a
+          // lent item first (array_cursor.h rule 4).
+          Value* loop = R + ins.a;
+          if (loop[1].is(ObjType::ArrayCursor)) loop[1].as<ArrayCursor>()->let_go_of(loop[3]);
+          for (int i = 0; i < 4; ++i) loop[i] = Value();
           NEXT;
         }
         CASE(FORPREP) {

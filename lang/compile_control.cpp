@@ -419,7 +419,15 @@ void CodeGen::form_for(const Node& node, uint16_t dest) {
     expr(source, base);
     emit(source, Opcode::ITERPREP, base);
     iter_next = here();
-    exit_jump = emit_jump(node, Opcode::ITERNEXT, base, vars.size() == 1 ? 1 : 0);
+    uint8_t iter_flags = vars.size() == 1 ? kFlagOneVariable : 0;
+    // Array_cursor.h rule 4: only a variable that nothing assigns may hold
+    // a lent item (the analysis pass has seen every assignment).
+    const Node& value_var = *vars.back();
+    if (!unit_.analysis && unit_.assigned.count(&value_var) == 0 && !needs_cell(&value_var)) {
+      iter_flags |= kFlagLendItems;
+      fs_->proto->lends_loop_items = true;
+    }
+    exit_jump = emit_jump(node, Opcode::ITERNEXT, base, iter_flags);
   }
 
   fs_->loops.push_back(LoopContext{{}, {}, dest, false, fs_->tries.size(), fs_->scopes.size()});
@@ -460,10 +468,10 @@ void CodeGen::form_for(const Node& node, uint16_t dest) {
   for (size_t j : loop.break_jumps) patch_here(j);
   // The collection, where the loop stands (an ArrayCursor holds copies of
   // items) and the last item are let go when the loop ends or a break
-  // leaves it, not when the registers are next used. (A return clears the
-  // frame's registers; a throw caught in this frame leaves them to be
-  // reused or cleared with the frame.)
-  if (!counted) emit(node, Opcode::LOADNIL, base, 3);
+  // leaves it, not when the registers are next used. (A return or a throw
+  // settles a lent item, engine/array_cursor.h rule 4, and leaves the
+  // registers to be reused or cleared with the frame.)
+  if (!counted) emit(node, Opcode::ITEREND, base);
   pop_scope();
   emit(node, Opcode::LOADNIL, dest, 0);
 }
