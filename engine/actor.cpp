@@ -83,9 +83,14 @@ void Actor::release_children(DestroyWorklist& worklist) {
   // Rule 5: the count is zero, so the weak lists can no longer retain it.
   runtime_.unregister_actor(this);
   if (supervisor_.is(ObjType::Supervisor)) supervisor_.as<Supervisor>()->remove_child(this);
-  for (Envelope& envelope : mailbox_.take_all()) {
-    release_into(envelope.message, worklist);
-    release_into(envelope.reply, worklist);
+  // No activation runs (it would hold a reference): its batch is left too.
+  std::vector<Envelope> queued = mailbox_.take_all();
+  std::vector<Envelope> batch = mailbox_.take_batch();
+  for (std::vector<Envelope>* left : {&queued, &batch}) {
+    for (Envelope& envelope : *left) {
+      release_into(envelope.message, worklist);
+      release_into(envelope.reply, worklist);
+    }
   }
   release_into(handler_, worklist);
   release_into(initial_state_, worklist);
@@ -109,6 +114,7 @@ void Actor::release_script_values() {
   // register, and goes with it.
   activation_ = TaskRef();
   (void)mailbox_.take_all();
+  (void)mailbox_.take_batch();
   handler_ = Value();
   initial_state_ = Value();
   state_ = Value();
@@ -160,6 +166,13 @@ std::string Actor::origin() const {
 }
 
 Actor::Next Actor::next(bool may_idle) {
+  // A halt drops what is queued; the batch this activation took from the
+  // mailbox before it (mailbox.h rule 3) goes the same way. Acquire pairs
+  // with halt's exchange; a halt this load misses is ordered after the
+  // take below, like one that came after a take under the lock.
+  if (halted_.load(std::memory_order_acquire)) {
+    fail_replies(mailbox_.take_batch(), "the actor stopped after a failure");
+  }
   Envelope envelope;
   switch (mailbox_.take(envelope, may_idle)) {
     case MailboxTake::Item:
@@ -232,7 +245,11 @@ void Actor::halt(Value reason, Value reply) {
 }
 
 void Actor::drop_queued(const std::string& why) {
-  for (Envelope& envelope : mailbox_.take_all()) {
+  fail_replies(mailbox_.take_all(), why);
+}
+
+void Actor::fail_replies(std::vector<Envelope> dropped, const std::string& why) {
+  for (Envelope& envelope : dropped) {
     if (envelope.reply.is(ObjType::Future)) {
       (void)envelope.reply.as<Future>()->fail(actor_exception(why));
     }

@@ -141,6 +141,7 @@ class Actor final : public Obj {
   void activate();
   void finish();
   void drop_queued(const std::string& why);
+  static void fail_replies(std::vector<Envelope> dropped, const std::string& why);
 
   Runtime& runtime_;
   Mailbox<Envelope> mailbox_;

@@ -11,12 +11,15 @@
 // Why a lock and not moodycamel's ConcurrentQueue: the messages of one
 // sender must arrive in the order sent, and a sending task moves between
 // worker threads while moodycamel keeps order only per producer thread.
-// The section under the lock is a push or a pop of a RingQueue
-// (scheduler/ring_queue.h), whose first two slots live in the mailbox.
+// The section under the lock is a push onto a RingQueue
+// (scheduler/ring_queue.h), whose first two slots live in the mailbox, or
+// the move of the whole queue to the running activation's batch (rule 3:
+// a swap of blocks, not of items).
 //
 // Protocol
 // --------
-//   1. `items_`, `active_` and `closed_` are guarded by `lock_`.
+//   1. `items_`, `active_` and `closed_` are guarded by `lock_`; `taken_`
+//      is not (rule 3).
 //   2. push on an open mailbox appends. If no activation is running
 //      (!active_), it sets active_ and returns Activate: the pusher must
 //      start exactly one activation. So an actor is scheduled once when its
@@ -25,6 +28,14 @@
 //      item; on an empty open mailbox it clears active_ (Idle: the
 //      activation ends, and the next push starts a new one). Both happen
 //      under the lock, so a push cannot fall between "empty" and "idle".
+//      The lock is taken once per batch, not per item: take moves every
+//      queued item, in order, to `taken_`, which belongs to the running
+//      activation (read and written without the lock), and gives items
+//      from there until it is empty. It is empty whenever the activation
+//      ends by Idle, so the next activation (ordered after this one by the
+//      lock, rule 5) finds it empty too. take_all() on another thread sees
+//      only what is queued; the activation drops its batch itself
+//      (take_batch()) when it must (engine/actor.cpp, a halt).
 //      With `may_idle` false it leaves active_ set and gives Empty: the
 //      activation lingers (it yields its worker once and asks again), so
 //      two actors that answer each other reuse their activations instead
@@ -66,9 +77,18 @@ class Mailbox {
 
   // Rule 3; the running activation only.
   MailboxTake take(T& out, bool may_idle = true) {
+    if (!taken_.empty()) {
+      taken_.pop_front_into(out);
+      return MailboxTake::Item;
+    }
     std::lock_guard guard(lock_);
-    if (!items_.empty()) {
+    if (items_.size() == 1) {  // a lone message needs no batch
       items_.pop_front_into(out);
+      return MailboxTake::Item;
+    }
+    if (!items_.empty()) {
+      items_.move_all_into(taken_);
+      taken_.pop_front_into(out);
       return MailboxTake::Item;
     }
     if (closed_) return MailboxTake::Finished;
@@ -97,15 +117,20 @@ class Mailbox {
     return items_.size();
   }
   // Every item still queued (the owner's destruction, or a stop that
-  // drops them); the caller owns them.
+  // drops them); the caller owns them. Not the running activation's
+  // batch (rule 3).
   std::vector<T> take_all() {
     std::lock_guard guard(lock_);
     return items_.take_all();
   }
+  // Rule 3: what is left of the batch, for the running activation, or
+  // once no activation runs (the owner's destruction).
+  std::vector<T> take_batch() { return taken_.take_all(); }
 
  private:
   SpinLock lock_;
   RingQueue<T, 2> items_;
+  RingQueue<T, 2> taken_;  // rule 3: the running activation's
   bool active_ = false;
   bool closed_ = false;
 };

@@ -58,6 +58,31 @@ class RingQueue {
     if (size_ == 0) emptied();
   }
 
+  // Moves every item, in order, into `target`, which is empty. A heap
+  // block changes hands instead of its items: `target` gets this queue's,
+  // and this queue fills `target`'s old one (or its inline slots) next.
+  void move_all_into(RingQueue& target) {
+    if (slots_ == reinterpret_cast<T*>(inline_)) {
+      while (size_ != 0) {
+        target.push_back(std::move(*slot(head_)));
+        drop_front();
+      }
+      head_ = 0;
+      return;
+    }
+    T* const their_block = target.slots_;
+    const std::size_t their_capacity = target.capacity_;
+    const bool theirs_inline = their_block == reinterpret_cast<T*>(target.inline_);
+    target.slots_ = slots_;
+    target.capacity_ = capacity_;
+    target.head_ = head_;
+    target.size_ = size_;
+    slots_ = theirs_inline ? reinterpret_cast<T*>(inline_) : their_block;
+    capacity_ = theirs_inline ? kInline : their_capacity;
+    head_ = 0;
+    size_ = 0;
+  }
+
   // Every item, in order; the queue is left empty.
   std::vector<T> take_all() {
     std::vector<T> all;

@@ -74,6 +74,39 @@ TEST(RingQueue, TakeAllGivesEveryItemInOrderAndEmpties) {
   EXPECT_TRUE(queue.take_all().empty());
 }
 
+// The batch of scheduler/mailbox.h rule 3: a heap block changes hands,
+// inline items move one by one, and the order holds either way, round
+// after round with the same two queues.
+TEST(RingQueue, MoveAllIntoHandsOverEveryItemInOrder) {
+  RingQueue<std::unique_ptr<int>, 2> queue;
+  RingQueue<std::unique_ptr<int>, 2> batch;
+  int next = 0;
+  int expected = 0;
+  for (int round = 0; round < 40; ++round) {
+    const int count = (round * 7) % 300;  // inline, small blocks, past kKeptSlots
+    for (int i = 0; i < count; ++i) queue.push_back(std::make_unique<int>(next++));
+    if (round % 3 == 0 && !queue.empty()) {  // a head away from slot 0
+      std::unique_ptr<int> out;
+      queue.pop_front_into(out);
+      ASSERT_EQ(*out, expected++);
+    }
+    const std::size_t moved = queue.size();
+    queue.move_all_into(batch);
+    EXPECT_TRUE(queue.empty());
+    ASSERT_EQ(batch.size(), moved);
+    queue.push_back(std::make_unique<int>(-1));  // the queue works on at once
+    while (!batch.empty()) {
+      std::unique_ptr<int> out;
+      batch.pop_front_into(out);
+      ASSERT_EQ(*out, expected++);
+    }
+    std::unique_ptr<int> filler;
+    queue.pop_front_into(filler);
+    EXPECT_EQ(*filler, -1);
+  }
+  EXPECT_EQ(expected, next);
+}
+
 TEST(RingQueue, DestroysWhatItStillHolds) {
   auto counter = std::make_shared<int>(0);
   {
