@@ -36,23 +36,27 @@
 //      reference means the reach was not sole.
 //   9. Lending. A `for` loop's cursor may copy items without counting
 //      references (lend_items), so that neither the copy nor the loop
-//      variable costs a locked instruction. The first lend_items of a
-//      cursor counts it in `lenders_`, and end_lending() counts it out;
-//      both hold the lock, and a lender holds a reference to the array, so
-//      the array outlives its lenders and is never reached as Sole (rule
-//      7) while it has one. While `lenders_` is not zero the array gives
-//      up none of the references it holds: a replaced or removed item's
-//      reference goes to `retired_` (pop and remove_at give their caller a
-//      reference of its own), and the last end_lending() hands `retired_`
-//      back to be released after the unlock. Room in `retired_` is made
-//      before `items_` changes, so a failed allocation changes nothing.
-//      A lender stops lending at its first step after a change
-//      (engine/array_cursor.h), so `retired_` holds what changed during
-//      one step of the slowest lending loop, not the whole loop's changes.
+//      variable costs a locked instruction. Its first lend_items lists it
+//      among the array's lenders (`lending_`, made then), and
+//      end_lending() takes it off; a lender holds a reference to the
+//      array, so the array outlives its lenders and is never reached as
+//      Sole (rule 7) while it has one. A Lender records, under the lock,
+//      the objects of the items it last copied: all it may hold without a
+//      reference. While some lender records an object, the array does not
+//      give up its reference to it: a replaced or removed item whose
+//      object a lender records goes to `lending_->retired` (pop and
+//      remove_at give their caller a reference of its own), and is
+//      released once no lender records it (at a lender's next copy or its
+//      end, after the unlock). So the retired items are at most the
+//      lenders' chunks, however long a lender's step lasts. At most
+//      kMaxLenders lend at once (a cursor beyond them counts), so a change
+//      scans at most that many chunks. Room is made before `items_`
+//      changes, so a failed allocation changes nothing.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -131,14 +135,31 @@ class Array final : public Obj {
   // before it.
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
-  // Rule 9: copies up to `max` items from position `start` into `out`
-  // (which must hold nil) without counting references; `begin`
-  // counts the caller as a lender (its first call). The copies stay valid
-  // until the caller's end_lending().
-  size_t lend_items(size_t start, Value* out, size_t max, uint64_t& copied_at, bool begin);
-  // Rule 9: counts a lender out; the last one gets what was retired while
-  // items were lent, to release after this returns.
-  [[nodiscard]] std::vector<Value> end_lending();
+  // Rule 9: what one lender may hold without references, the objects of
+  // the items it last copied; written and read under the array's lock.
+  struct Lender {
+    static constexpr size_t kMaxItems = 16;
+    const Obj* objects[kMaxItems];
+    uint32_t count = 0;
+  };
+
+  // Rule 9: at most this many lenders at once (each change scans what
+  // they record; a recursion that loops at every level would otherwise
+  // make every change cost its depth).
+  static constexpr size_t kMaxLenders = 8;
+  static constexpr size_t kNotLent = static_cast<size_t>(-1);
+
+  // Rule 9: copies up to `max` (at most Lender::kMaxItems) items from
+  // position `start` into `out` (which must hold nil) without counting
+  // references, and records them in `lender`; `begin` lists `lender`
+  // (its first call), or gives kNotLent, copying nothing, when the array
+  // has kMaxLenders already. The copies stay valid until the next call or
+  // end_lending(lender).
+  size_t lend_items(size_t start, Value* out, size_t max, uint64_t& copied_at, Lender& lender,
+                    bool begin);
+  // Rule 9: takes `lender` off the list; gives the retired items no other
+  // lender records, to release after this returns.
+  [[nodiscard]] std::vector<Value> end_lending(Lender& lender);
 
   void release_children(DestroyWorklist& worklist) override;
 
@@ -161,16 +182,41 @@ class Array final : public Obj {
     return guard;
   }
 
-  // Rule 9, with the lock held: room in `retired_` for `count` more,
+  // Rule 9, with the lock held: whether a lender records `value`'s object.
+  [[nodiscard]] bool lent_out(const Value& value) const;
+  // Rule 9, with the lock held: room to retire `count` more items, made
   // before `items_` changes.
-  void make_room_to_retire(size_t count) {
-    if (lenders_ != 0) retired_.reserve(retired_.size() + count);
-  }
-  // Rule 9, with the lock held: gives up the array's reference in `old`
-  // (moved out of `items_`) while items are lent; `old` is then nil.
+  void make_room_to_retire(size_t count);
+  // Rule 9, with the lock held: keeps the array's reference in `old`
+  // (moved out of `items_`) while a lender records its object; `old` is
+  // then nil. Otherwise `old` is left for the caller to drop after the
+  // unlock.
   void retire(Value& old) noexcept {
-    if (lenders_ != 0 && old.is_object()) retired_.push_back(std::move(old));
+    if (must_retire(old)) lending_->retired.push_back(std::move(old));
   }
+  // Rule 9, with the lock held: pop and remove_at hand `removed` to their
+  // caller, keeping a reference of the array's while a lender records it.
+  void retire_copy(const Value& removed) noexcept {
+    if (must_retire(removed)) lending_->retired.push_back(removed);
+  }
+  // Rule 9: a lender records the object, and no retired item holds it
+  // already (one reference is enough to keep it; so the retired items are
+  // at most the objects the lenders record).
+  [[nodiscard]] bool must_retire(const Value& value) const {
+    if (!lending_ || !lent_out(value)) return false;
+    for (const Value& item : lending_->retired) {
+      if (item.as_object() == value.as_object()) return false;
+    }
+    return true;
+  }
+  // Rule 9, with the lock held: moves the retired items no lender records
+  // any more into `dropped` (room made by the caller).
+  void sweep_retired(std::vector<Value>& dropped) noexcept;
+
+  struct Lending {
+    std::vector<Lender*> lenders;
+    std::vector<Value> retired;
+  };
 
   // Rule 8; the caller holds the lock (or the only reference).
   void bump_version() {
@@ -181,9 +227,8 @@ class Array final : public Obj {
 
   mutable SpinLock lock_;
   std::atomic<uint64_t> version_{0};
-  uint32_t lenders_ = 0;  // rule 9
   std::vector<Value> items_;
-  std::vector<Value> retired_;  // rule 9
+  std::unique_ptr<Lending> lending_;  // rule 9: while the array has lenders
 };
 
 Value make_array(std::vector<Value> items = {});

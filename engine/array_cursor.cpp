@@ -9,13 +9,17 @@ Value ArrayCursor::start(const Value& array, size_t next, bool lend) {
   auto* cursor = new ArrayCursor(next);
   Value held = Value::adopt(cursor);
   if (lend) {
-    cursor->array_ = array;
-    cursor->lending_ = true;
-    cursor->count_ = static_cast<uint32_t>(array.as<Array>()->lend_items(
-        next, cursor->items_, kChunk, cursor->copied_at_, /*begin=*/true));
-  } else {
-    cursor->copy_from(*array.as<Array>(), next);
+    const size_t lent = array.as<Array>()->lend_items(next, cursor->items_, kChunk,
+                                                      cursor->copied_at_, cursor->lender_,
+                                                      /*begin=*/true);
+    if (lent != Array::kNotLent) {
+      cursor->count_ = static_cast<uint32_t>(lent);
+      cursor->array_ = array;
+      cursor->lending_ = true;
+      return held;
+    }
   }
+  cursor->copy_from(*array.as<Array>(), next);
   return held;
 }
 
@@ -55,9 +59,11 @@ void ArrayCursor::copy_from(const Array& array, size_t position) {
   drop_chunk();
   start_ = position;
   taken_ = 0;
-  count_ = static_cast<uint32_t>(
-      lending_ ? array_.as<Array>()->lend_items(position, items_, kChunk, copied_at_, false)
-               : array.copy_items(position, items_, kChunk, copied_at_));
+  count_ = 0;  // if the copy throws, an empty chunk
+  count_ =
+      static_cast<uint32_t>(lending_ ? array_.as<Array>()->lend_items(position, items_, kChunk,
+                                                                      copied_at_, lender_, false)
+                                     : array.copy_items(position, items_, kChunk, copied_at_));
 }
 
 void ArrayCursor::stop_lending() {
@@ -65,7 +71,7 @@ void ArrayCursor::stop_lending() {
   lending_ = false;
   // What the array retired while this cursor lent goes when `retired` does,
   // after the array's lock is released.
-  std::vector<Value> retired = array_.as<Array>()->end_lending();
+  std::vector<Value> retired = array_.as<Array>()->end_lending(lender_);
   array_ = Value();
 }
 
@@ -74,7 +80,7 @@ void ArrayCursor::release_children(DestroyWorklist& worklist) {
   if (lending_) {
     drop_chunk();
     lending_ = false;
-    for (Value& item : array_.as<Array>()->end_lending()) release_into(item, worklist);
+    for (Value& item : array_.as<Array>()->end_lending(lender_)) release_into(item, worklist);
     release_into(array_, worklist);
     return;
   }

@@ -18,12 +18,16 @@
 //      the chunk is used up, it drops what is left and copies again from
 //      the next position, under the array's lock.
 //   3. A counting cursor holds a reference to each item it copied. A
-//      lending one (`lending_`) holds none: it is counted as the array's
-//      lender (array.h rule 9) and holds a reference to the array, so its
-//      items live until it stops lending, and the loop variable it fills
-//      holds none either (`var_lent_`). A change to the array costs no
-//      more than a copy's worth of counting: a lending cursor stops lending
-//      (and counts from then on) at its first step after one.
+//      lending one (`lending_`; the compiler allows it, and the array has
+//      room for another lender) holds none: it is listed as the array's
+//      lender (array.h rule 9), which keeps the items of its last copy
+//      alive, and holds a reference to the array; the loop variable it
+//      fills holds none either (`var_lent_`), so a count of one does not
+//      make its item Sole (object.h rule 6): other tasks reach it through
+//      the array (vm.cpp, reach_of, asks lends_variable()). A change to the
+//      array costs no more than a copy's worth of counting: a lending
+//      cursor stops lending (and counts from then on) at its first step
+//      after one.
 //   4. The loop variable's register is written by next() only, and the
 //      compiler lends only for a loop whose variable no code assigns. Any
 //      other path that drops the variable or leaves the loop's frame calls
@@ -44,7 +48,7 @@ namespace weft {
 
 class ArrayCursor final : public Obj {
  public:
-  static constexpr size_t kChunk = 16;
+  static constexpr size_t kChunk = Array::Lender::kMaxItems;
 
   // A cursor over the array `array` holds, at position `next`, with the
   // first chunk copied; lending (rule 3) if `lend`.
@@ -54,6 +58,10 @@ class ArrayCursor final : public Obj {
   // which holds the last one or nil), and gives that position; false at
   // the end, with `var` nil if it held a lent item.
   bool next(const Array& array, Value& var, size_t& position);
+
+  // Whether the loop variable holds a lent item now (rule 3): its count
+  // then leaves out this holder (vm.cpp, reach_of).
+  [[nodiscard]] bool lends_variable() const { return var_lent_; }
 
   // Rule 4: `var` is about to be dropped; a lent item is forgotten.
   void let_go_of(Value& var) {
@@ -81,7 +89,8 @@ class ArrayCursor final : public Obj {
   uint32_t count_ = 0;
   bool lending_ = false;
   bool var_lent_ = false;
-  Value array_;  // while lending_ (rule 3)
+  Value array_;           // while lending_ (rule 3)
+  Array::Lender lender_;  // while lending_: what the array knows is lent
   Value items_[kChunk];
 };
 

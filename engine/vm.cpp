@@ -294,6 +294,20 @@ bool next_array_item(const Array& array, Value* loop, bool may_lend) {
   return true;
 }
 
+// The reach of the value in register `reg` of the running frame (object.h
+// rule 6). A loop variable that holds a lent item (array_cursor.h rule 3)
+// counts no reference, so a count of one says nothing of who else can
+// reach the item: the array and its other readers can. A loop's variable
+// is two registers above its cursor.
+Reach reach_of(const Value* R, uint32_t reg) {
+  const Reach reach = reach_of_register(R[reg]);
+  if (reach == Reach::Sole && reg >= 2 && R[reg - 2].is(ObjType::ArrayCursor) &&
+      R[reg - 2].as<ArrayCursor>()->lends_variable()) {
+    return Reach::Shared;
+  }
+  return reach;
+}
+
 // Array_cursor.h rule 4: the registers of `frame` are about to be left.
 void settle_lent_loop_variables(Fiber& f, const Frame& frame) {
   Value* registers = f.stack.data() + frame.base;
@@ -968,7 +982,7 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
         }
         CASE(GETFIELD) {
           const Value& container = R[ins.b];
-          const Reach reach = reach_of_register(container);
+          const Reach reach = reach_of(R, ins.b);
           if (reach == Reach::Sole && container.is(ObjType::Array) && K[ins.c].is_int()) {
             // `state/0` on an array only this register holds (array.h
             // rule 7): the item, without the general path.
@@ -980,20 +994,20 @@ RunStatus Vm::run(Fiber& f, int64_t budget, ScriptTask* task) {
           NEXT;
         }
         CASE(GETINDEX) {
-          R[ins.a] = get_path(R[ins.b], R[ins.c], reach_of_register(R[ins.b]));
+          R[ins.a] = get_path(R[ins.b], R[ins.c], reach_of(R, ins.b));
           NEXT;
         }
         CASE(SETFIELD) {
-          set_path(R[ins.a], K[ins.b], R[ins.c], reach_of_register(R[ins.a]));
+          set_path(R[ins.a], K[ins.b], R[ins.c], reach_of(R, ins.a));
           NEXT;
         }
         CASE(SETINDEX) {
-          set_path(R[ins.a], R[ins.b], R[ins.c], reach_of_register(R[ins.a]));
+          set_path(R[ins.a], R[ins.b], R[ins.c], reach_of(R, ins.a));
           NEXT;
         }
         CASE(UPDATEFIELD) {
           const Value& container = R[ins.b];
-          const Reach reach = reach_of_register(container);
+          const Reach reach = reach_of(R, ins.b);
           if (reach == Reach::Sole && static_cast<Opcode>(ins.flags) == Opcode::ADD &&
               container.is(ObjType::Array) && K[ins.c].is_int() && R[ins.a].is_int() &&
               !container.as_object()->is_frozen()) {

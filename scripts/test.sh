@@ -70,7 +70,7 @@ if step "setup" bash scripts/setup.sh; then
     step "build tsan" bash scripts/build.sh tsan; then
     step "test tsan" env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
       ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
-      -R "${WEFT_TSAN_TESTS:-^(PromiseCore|Scheduler|Task|TaskState|ChannelCore|Mailbox|Parker|FrozenArray|CompoundUpdate|Embed|Trace|Io[A-Za-z]*[./])|^async_scripts|^io_scripts|^cli_diagnostics}"
+      -R "${WEFT_TSAN_TESTS:-^(PromiseCore|Scheduler|Task|TaskState|ChannelCore|Mailbox|RingQueue|Parker|FrozenArray|ArrayCursor|CompoundUpdate|Embed|Trace|Io[A-Za-z]*[./])|^async_scripts|^io_scripts|^cli_diagnostics}"
     for storm in "actor_storm 20000" "channel_storm 10000" "pipeline_memory 3000"; do
       set -- $storm
       step "stress tsan $1" env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \

@@ -597,28 +597,37 @@ TEST(ArrayCursor, LendingReadsNoItemOlderThanAChangeItHasSeen) {
 }
 
 // array.h rule 9: while a cursor lends, the items replaced, popped, removed
-// and replaced wholesale stay alive (a lent copy still points at them), and
-// they are released when the last lender ends: nothing is lost or kept.
-TEST(ArrayCursor, ItemsRetiredWhileLentLiveUntilTheLastLenderEnds) {
+// and replaced wholesale that a lender copied stay alive (a lent copy may
+// still point at them), each kept once however often it is replaced, and
+// they are released when no lender records them: nothing is lost or kept.
+TEST(ArrayCursor, ItemsRetiredWhileLentLiveUntilNoLenderRecordsThem) {
   Value array = make_array();
   Array& items = *array.as<Array>();
   for (int i = 0; i < 20; ++i) items.push(S("item " + std::to_string(i)));
+  // Both copy positions 0 to 15.
   Value first = ArrayCursor::start(array, 0, /*lend=*/true);
   Value second = ArrayCursor::start(array, 0, /*lend=*/true);
   Value var;
   size_t position = 0;
   ASSERT_TRUE(first.as<ArrayCursor>()->next(items, var, position));
   Value watched = var;  // counted: shows whether the array still counts it
+  Value fifth = items.get(5);
   EXPECT_TRUE(watched.as_object()->held_only_by(2));
   items.set(0, S("replaced"));
-  Value popped = items.pop();
+  for (int i = 0; i < 1000; ++i) {
+    items.set(5, S("churn"));
+    items.set(5, fifth);  // the recorded item back, and away again
+  }
+  Value popped = items.pop();  // position 19: no lender copied it
   Value removed;
   ASSERT_TRUE(items.remove_at(1, removed));
   items.replace_all({S("new")});
-  // The lent variable still reads its item: the array keeps its reference.
+  // The lent variable still reads its item: the array keeps its reference,
+  // once for every recorded item however often it was replaced.
   EXPECT_EQ(var.as<String>()->view(), "item 0");
   EXPECT_TRUE(watched.as_object()->held_only_by(2));
-  EXPECT_TRUE(popped.as_object()->held_only_by(2));
+  EXPECT_TRUE(fifth.as_object()->held_only_by(2));
+  EXPECT_TRUE(popped.as_object()->held_only_by(1));
   EXPECT_TRUE(removed.as_object()->held_only_by(2));
   // The next step sees the change (the array has no position 1 now) and
   // stops lending; the other cursor still lends, so the retired items stay.
@@ -631,8 +640,29 @@ TEST(ArrayCursor, ItemsRetiredWhileLentLiveUntilTheLastLenderEnds) {
   second.as<ArrayCursor>()->settle(kept);
   EXPECT_EQ(kept.as<String>()->view(), "new");
   EXPECT_TRUE(watched.as_object()->held_only_by(1));
-  EXPECT_TRUE(popped.as_object()->held_only_by(1));
+  EXPECT_TRUE(fifth.as_object()->held_only_by(1));
   EXPECT_TRUE(removed.as_object()->held_only_by(1));
+}
+
+// array.h rule 9 and array_cursor.h rule 3: a change stops the lending at
+// the next step, and what the array kept for the lender goes with it.
+TEST(ArrayCursor, AChangeEndsTheLendingAndWhatItKept) {
+  Value array = make_array();
+  Array& items = *array.as<Array>();
+  for (int i = 0; i < 40; ++i) items.push(S("item " + std::to_string(i)));
+  Value cursor = ArrayCursor::start(array, 0, /*lend=*/true);
+  Value var;
+  size_t position = 0;
+  ASSERT_TRUE(cursor.as<ArrayCursor>()->next(items, var, position));
+  Value third = items.get(3);
+  items.set(3, S("changed"));  // recorded: kept
+  EXPECT_TRUE(third.as_object()->held_only_by(2));
+  // The change stops the lending: the cursor counts from here on.
+  ASSERT_TRUE(cursor.as<ArrayCursor>()->next(items, var, position));
+  EXPECT_TRUE(third.as_object()->held_only_by(1));
+  while (cursor.as<ArrayCursor>()->next(items, var, position)) {
+  }
+  EXPECT_EQ(position, 39u);
 }
 
 // array.h rule 6: threads adding into one array item and one map entry at
