@@ -50,16 +50,19 @@ class Fiber {
   Fiber& operator=(const Fiber&) = delete;
   ~Fiber() { settle_open_frames(); }
 
-  // Engine/array_cursor.h rule 4: the registers of frames still open (a
-  // task that ends or is dropped midway) are about to be dropped.
-  void settle_open_frames() {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      const Frame& frame = frames[i];
-      const std::size_t end =
-          std::min<std::size_t>(stack.size(), frame.base + frame.closure->proto()->num_registers);
-      if (frame.base < end)
-        settle_lent_loop_variables(stack.data() + frame.base, stack.data() + end);
+  // Engine/array_cursor.h rule 4: the registers of `frame` are about to be
+  // left (unwound, or dropped with the fiber).
+  void settle_lent_items(const Frame& frame) {
+    const std::size_t end =
+        std::min<std::size_t>(stack.size(), frame.base + frame.closure->proto()->num_registers);
+    if (frame.base < end) {
+      settle_lent_loop_variables(stack.data() + frame.base, stack.data() + end);
     }
+  }
+  // The same for every frame still open (a task that ends or is dropped
+  // midway).
+  void settle_open_frames() {
+    for (std::size_t i = 0; i < frames.size(); ++i) settle_lent_items(frames[i]);
   }
 
   // Drops the references that the stack slots [first, end) hold. Other

@@ -308,12 +308,6 @@ Reach reach_of(const Value* R, uint32_t reg) {
   return reach;
 }
 
-// Array_cursor.h rule 4: the registers of `frame` are about to be left.
-void settle_lent_loop_variables(Fiber& f, const Frame& frame) {
-  Value* registers = f.stack.data() + frame.base;
-  settle_lent_loop_variables(registers, registers + frame.closure->proto()->num_registers);
-}
-
 // A task about to suspend in a park: a cancellation that waited for it to
 // leave a shielded range is raised now instead (as AWAIT does), and the
 // park is given up.
@@ -330,7 +324,7 @@ bool deliver(Fiber& f, Value exception) {
   if (f.handlers.empty()) {
     while (!f.frames.empty()) {
       const Frame& top = f.frames.back();
-      settle_lent_loop_variables(f, top);
+      f.settle_lent_items(top);
       clear_frame(f, top.base, top.closure->proto()->num_registers);
       f.frames.pop_back();
     }
@@ -341,14 +335,14 @@ bool deliver(Fiber& f, Value exception) {
   f.handlers.pop_back();
   while (f.frames.size() > h.frame + 1) {
     const Frame& top = f.frames.back();
-    settle_lent_loop_variables(f, top);
+    f.settle_lent_items(top);
     clear_frame(f, top.base, top.closure->proto()->num_registers);
     f.frames.pop_back();
   }
   Frame& frame = f.frames.back();
   // The handler may be outside a loop that lends, whose registers other
   // code then reuses.
-  settle_lent_loop_variables(f, frame);
+  f.settle_lent_items(frame);
   frame.pc = frame.closure->proto()->code.data() + h.target;
   f.stack[frame.base + h.exception_register] = std::move(exception);
   return true;
